@@ -1,0 +1,51 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Each installs what is
+# missing first (a Python venv with otcmm and its dev tools, and the pinned npm tools: solc-js,
+# anvil, OpenZeppelin), so both work on a fresh machine.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.otcmm-installed
+NPM_STAMP := node_modules/.otcmm-installed
+
+.PHONY: demo test lint bench compile check-artifacts devchain deps clean
+
+demo: deps
+	$(BIN)/otcmm demo
+
+test: deps
+	$(BIN)/pytest
+
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: deps
+	$(BIN)/python -m bench.gas
+
+compile: deps
+	$(BIN)/otcmm compile
+
+check-artifacts: deps
+	$(BIN)/otcmm compile --check
+	$(BIN)/otcmm chain-config check
+
+devchain: deps
+	$(BIN)/otcmm devchain
+
+deps: $(PY_STAMP) $(NPM_STAMP)
+
+$(PY_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "otcmm needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,163 @@
+"""The `otcmm` command line.
+
+Every user-facing failure is an `OtcmmError`: printed as one line on stderr with its exit code.
+`--debug` keeps the traceback for bug reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bots.errors import OtcmmError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    from bots.compiler import BUILD_DIR, build_all, write_artifacts
+
+    files = build_all(args.compiler)
+    if args.check:
+        stale = [path for path, text in files.items() if _read(path) != text]
+        for path in stale:
+            print(f"out of date: {path.relative_to(BUILD_DIR.parent.parent)}")
+        if stale:
+            raise OtcmmError("committed artifacts differ from a fresh compile: run `otcmm compile`")
+        print(f"{len(files)} artifacts match a fresh compile")
+        return 0
+    changed = write_artifacts(files)
+    print(f"compiled {len(files)} contracts; {len(changed)} artifact files changed")
+    return 0
+
+
+def _read(path: Any) -> str | None:
+    try:
+        return str(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def _cmd_chain_config(args: argparse.Namespace) -> int:
+    from bots.chainconfig import check_rendered, write_rendered
+
+    if args.action == "render":
+        changed = write_rendered()
+        print(f"rendered chain-config; {len(changed)} files changed")
+        return 0
+    stale = check_rendered()
+    if stale:
+        raise OtcmmError(
+            f"rendered chain-config is out of date ({', '.join(p.name for p in stale)}): "
+            "run `otcmm chain-config render`"
+        )
+    print("rendered chain-config matches network.toml")
+    return 0
+
+
+def _cmd_devchain(args: argparse.Namespace) -> int:
+    from bots.chainconfig import devchain_params, load_network
+    from bots.devchain import DevChain, dev_accounts
+
+    params = devchain_params(load_network())
+    with DevChain(params, mode=args.mode) as chain:
+        print(
+            f"dev chain (anvil pid {chain.pid}) on {chain.url}, chain id {params.chain_id}, "
+            f"mining: {args.mode}"
+        )
+        print("DEV-ONLY prefunded accounts (public mnemonic from chain-config/network.toml):")
+        for account in dev_accounts(params, min(params.accounts, 5)):
+            print(f"  {account.address}")
+        print("Ctrl-C to stop")
+        _wait_for_signal()
+    return 0
+
+
+def _wait_for_signal() -> None:
+    stop = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    while not stop:
+        time.sleep(0.2)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from bots.chainconfig import devchain_params, load_network
+    from bots.roundtrip import format_steps, run_roundtrip
+
+    params = devchain_params(load_network())
+    print(f"starting a dev chain (chain id {params.chain_id}) and deploying the contracts ...")
+    print(format_steps(run_roundtrip(params, mode=args.mode)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="otcmm",
+        description="Automated market making on an on-chain escrow order book.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("compile", help="compile contracts/ into contracts/build/*.json")
+    p.add_argument("--check", action="store_true", help="only verify the committed artifacts")
+    p.add_argument(
+        "--compiler",
+        choices=["auto", "native", "solcjs"],
+        default="auto",
+        help="native solc 0.8.28 if installed (auto), else solc-js from node_modules",
+    )
+    p.set_defaults(handler=_cmd_compile)
+
+    p = sub.add_parser("chain-config", help="render or check chain-config/rendered/")
+    p.add_argument("action", choices=["render", "check"])
+    p.set_defaults(handler=_cmd_chain_config)
+
+    p = sub.add_parser("devchain", help="run a local dev chain (anvil) in the foreground")
+    p.add_argument(
+        "--mode",
+        choices=["auto", "interval", "manual"],
+        default="interval",
+        help="auto: a block per transaction; interval: AuRa-like block time; "
+        "manual: mine on evm_mine only",
+    )
+    p.set_defaults(handler=_cmd_devchain)
+
+    p = sub.add_parser("demo", help="start a dev chain and trade once: make, partial take, cancel")
+    p.add_argument(
+        "--mode",
+        choices=["auto", "interval"],
+        default="auto",
+        help="auto mines at once; interval uses the AuRa step time (slower)",
+    )
+    p.set_defaults(handler=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except OtcmmError as exc:
+        if args.debug:
+            raise
+        print(f"otcmm: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("otcmm: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

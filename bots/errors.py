@@ -1,0 +1,45 @@
+"""The otcmm error hierarchy.
+
+Every error a user can cause or fix is an `OtcmmError`; the CLI prints its message as one line
+and exits with its `exit_code`. Anything else is a bug and keeps its traceback.
+"""
+
+
+class OtcmmError(Exception):
+    """Root of all user-facing otcmm errors."""
+
+    exit_code = 1
+
+
+class ConfigError(OtcmmError):
+    """Invalid configuration or input file."""
+
+    exit_code = 2
+
+
+class ToolchainError(OtcmmError):
+    """A required external tool (compiler, anvil) is missing or failed."""
+
+    exit_code = 3
+
+
+class CompileError(ToolchainError):
+    """The Solidity compiler reported errors."""
+
+
+class DevChainError(ToolchainError):
+    """The managed dev chain could not be started or stopped."""
+
+
+class ChainError(OtcmmError):
+    """The node refused a request or a transaction failed."""
+
+    exit_code = 4
+
+
+class TxError(ChainError):
+    """A transaction reverted or was not mined; carries the decoded reason."""
+
+    def __init__(self, message: str, tx_hash: str | None = None) -> None:
+        super().__init__(message)
+        self.tx_hash = tx_hash

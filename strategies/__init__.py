@@ -1,0 +1,1 @@
+"""Pure trading strategies for otcmm bots: decision code only, no I/O."""

@@ -1,0 +1,32 @@
+"""Session-wide dev chain and per-test isolation with evm_snapshot / evm_revert."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+
+from bots.chainconfig import devchain_params, load_network
+from bots.devchain import DevChainParams
+from tests.chainfixtures import NAMES, World, start_world
+
+
+@pytest.fixture(scope="session")
+def chain_params() -> DevChainParams:
+    """Dev chain parameters from chain-config, with enough accounts for the named actors."""
+    params = devchain_params(load_network())
+    return dataclasses.replace(params, accounts=max(params.accounts, len(NAMES)))
+
+
+@pytest.fixture(scope="session")
+def session_world(chain_params: DevChainParams) -> Iterator[World]:
+    yield from start_world(chain_params)
+
+
+@pytest.fixture
+def world(session_world: World) -> Iterator[World]:
+    """The session's chain, rolled back after each test."""
+    snapshot = session_world.snapshot()
+    yield session_world
+    session_world.revert(snapshot)
