@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bots.errors import OtcmmError
+from bots.keystore_cli import register as register_keystore
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -140,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto mines at once; interval uses the AuRa step time (slower)",
     )
     p.set_defaults(handler=_cmd_demo)
+
+    register_keystore(sub)
     return parser
 
 

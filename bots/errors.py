@@ -17,6 +17,15 @@ class ConfigError(OtcmmError):
     exit_code = 2
 
 
+class KeystoreError(OtcmmError):
+    """A keystore is missing, malformed, locked with another password, or cannot be written.
+
+    Messages never contain secret material.
+    """
+
+    exit_code = 2
+
+
 class ToolchainError(OtcmmError):
     """A required external tool (compiler, anvil) is missing or failed."""
 

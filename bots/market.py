@@ -1,0 +1,199 @@
+"""Typed client for OtcMarket and its ERC20 tokens.
+
+Amounts are integers in base units end to end. The chain is the source of truth: the book and
+a bot's own offers are always loaded from the market's paginated views (a handful of
+`eth_call`s however many offers were ever made) and kept current from `LogMake`/`LogTake`/
+`LogKill` logs between loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+from web3.types import TxReceipt
+
+from bots.artifacts import load_artifact
+from bots.chain import Transactor
+from bots.errors import ChainError
+
+MAX_UINT = 2**256 - 1
+PAGE_SIZE = 200  # offers per eth_call: ~9 words each, well inside any node's call gas cap
+
+_ERC20_ABI = load_artifact("AssetToken").abi
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """An active offer as the market reports it (`remaining_buy` rounded up for the maker)."""
+
+    id: int
+    owner: str
+    pay_token: str
+    buy_token: str
+    pay_amt: int
+    buy_amt: int
+    remaining: int
+    remaining_buy: int
+    timestamp: int
+
+    @classmethod
+    def from_view(cls, view: Sequence[Any]) -> Offer:
+        return cls(
+            id=int(view[0]),
+            owner=Web3.to_checksum_address(view[1]),
+            pay_token=Web3.to_checksum_address(view[2]),
+            buy_token=Web3.to_checksum_address(view[3]),
+            pay_amt=int(view[4]),
+            buy_amt=int(view[5]),
+            remaining=int(view[6]),
+            remaining_buy=int(view[7]),
+            timestamp=int(view[8]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MarketEvent:
+    """One decoded market log, in chain order."""
+
+    kind: Literal["make", "take", "kill"]
+    offer_id: int
+    block_number: int
+    log_index: int
+    maker: str
+    pay_token: str
+    buy_token: str
+    pay_amt: int  # make: offered; take: quantity taken; kill: remaining returned
+    buy_amt: int  # make: asked; take: amount paid to the maker; kill: remaining asked
+    timestamp: int
+    taker: str | None = None
+
+
+class MarketClient:
+    """Reads the market for anyone; trades for the account of `transactor` when given."""
+
+    def __init__(self, w3: Web3, market_address: str, transactor: Transactor | None = None):
+        self.w3 = w3
+        self.contract: Contract = w3.eth.contract(
+            address=Web3.to_checksum_address(market_address),
+            abi=load_artifact("OtcMarket").abi,
+        )
+        self.market_address = self.contract.address
+        self._tx = transactor
+
+    # ------------------------------------------------------------------ reading
+    def pair_offers(self, pay_token: str, buy_token: str) -> list[Offer]:
+        """All active offers selling `pay_token` for `buy_token`, in id order."""
+        fn = self.contract.functions.getPairOffers
+        return list(self._pages(lambda cursor: fn(pay_token, buy_token, cursor, PAGE_SIZE)))
+
+    def owner_offers(self, owner: str) -> list[Offer]:
+        """All active offers of `owner`, in id order."""
+        fn = self.contract.functions.getOwnerOffers
+        return list(self._pages(lambda cursor: fn(owner, cursor, PAGE_SIZE)))
+
+    def all_offers(self) -> list[Offer]:
+        fn = self.contract.functions.getOffers
+        return list(self._pages(lambda cursor: fn(cursor, PAGE_SIZE)))
+
+    def book(self, base: str, quote: str) -> tuple[list[Offer], list[Offer]]:
+        """(bids, asks) of a market: bids sell quote for base, asks sell base for quote."""
+        return self.pair_offers(quote, base), self.pair_offers(base, quote)
+
+    def _pages(self, call_for: Any) -> Iterator[Offer]:
+        cursor = 0
+        while True:
+            page, cursor = call_for(cursor).call()
+            yield from (Offer.from_view(view) for view in page)
+            if cursor == 0:
+                return
+
+    def offer(self, offer_id: int) -> Offer | None:
+        view = self.contract.functions.offerInfo(offer_id).call()
+        return Offer.from_view(view) if int(view[1], 16) != 0 else None
+
+    def spend_for(self, offer_id: int, quantity: int) -> int:
+        return int(self.contract.functions.spendFor(offer_id, quantity).call())
+
+    def token(self, address: str) -> Contract:
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=_ERC20_ABI)
+
+    def balance_of(self, token: str, owner: str) -> int:
+        return int(self.token(token).functions.balanceOf(owner).call())
+
+    # ------------------------------------------------------------------ trading
+    @property
+    def transactor(self) -> Transactor:
+        if self._tx is None:
+            raise ChainError("this market client is read-only: it has no signing account")
+        return self._tx
+
+    def ensure_allowance(self, token: str, needed: int) -> TxReceipt | None:
+        """Approve the market for unlimited spending when the allowance is below `needed`."""
+        erc20 = self.token(token)
+        owner = self.transactor.address
+        if int(erc20.functions.allowance(owner, self.market_address).call()) >= needed:
+            return None
+        return self.transactor.transact(erc20.functions.approve(self.market_address, MAX_UINT))
+
+    def make(self, pay_amt: int, pay_token: str, buy_amt: int, buy_token: str) -> int:
+        """Escrow `pay_amt` and offer it for `buy_amt`; return the new offer's id."""
+        fn = self.contract.functions.offer(pay_amt, pay_token, buy_amt, buy_token)
+        receipt = self.transactor.transact(fn)
+        return self._made_ids(receipt)[0]
+
+    def take(self, offer_id: int, quantity: int) -> TxReceipt:
+        return self.transactor.transact(self.contract.functions.buy(offer_id, quantity))
+
+    def cancel(self, offer_id: int) -> TxReceipt:
+        return self.transactor.transact(self.contract.functions.cancel(offer_id))
+
+    def requote(
+        self,
+        cancels: Iterable[tuple[int, int]],
+        offers: Iterable[tuple[int, str, int, str]],
+    ) -> list[int]:
+        """Atomically cancel `(id, expected_remaining)` pairs and make `(pay, payToken, buy,
+        buyToken)` offers; return the new ids. Reverts as a whole if any cancelled offer no
+        longer has its expected remaining amount."""
+        fn = self.contract.functions.requote(list(cancels), list(offers))
+        return self._made_ids(self.transactor.transact(fn))
+
+    def _made_ids(self, receipt: TxReceipt) -> list[int]:
+        events = self.contract.events.LogMake().process_receipt(receipt, errors=DISCARD)
+        return [int.from_bytes(event["args"]["id"], "big") for event in events]
+
+    # ------------------------------------------------------------------ logs
+    def events(self, from_block: int, to_block: int | str = "latest") -> list[MarketEvent]:
+        """Market events in `[from_block, to_block]`, in chain order."""
+        decoded: list[MarketEvent] = []
+        for kind, event in (
+            ("make", self.contract.events.LogMake),
+            ("take", self.contract.events.LogTake),
+            ("kill", self.contract.events.LogKill),
+        ):
+            for log in event().get_logs(from_block=from_block, to_block=to_block):
+                decoded.append(_to_event(kind, log))
+        return sorted(decoded, key=lambda e: (e.block_number, e.log_index))
+
+
+def _to_event(kind: str, log: Any) -> MarketEvent:
+    args = log["args"]
+    is_take = kind == "take"
+    return MarketEvent(
+        kind=kind,  # type: ignore[arg-type]
+        offer_id=int.from_bytes(args["id"], "big"),
+        block_number=int(log["blockNumber"]),
+        log_index=int(log["logIndex"]),
+        maker=Web3.to_checksum_address(args["maker"]),
+        pay_token=Web3.to_checksum_address(args["pay_gem"]),
+        buy_token=Web3.to_checksum_address(args["buy_gem"]),
+        pay_amt=int(args["take_amt"] if is_take else args["pay_amt"]),
+        buy_amt=int(args["give_amt"] if is_take else args["buy_amt"]),
+        timestamp=int(args["timestamp"]),
+        taker=Web3.to_checksum_address(args["taker"]) if is_take else None,
+    )
