@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
-from bots.market import MarketEvent, Offer
+from bots.market import MarketEvent
+from strategies.api import LiveOffer as Offer
 
 
 def ceil_div(numerator: int, denominator: int) -> int:

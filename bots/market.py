@@ -20,6 +20,7 @@ from web3.types import TxReceipt
 from bots.artifacts import load_artifact
 from bots.chain import Transactor
 from bots.errors import ChainError
+from strategies.api import LiveOffer as Offer
 
 MAX_UINT = 2**256 - 1
 PAGE_SIZE = 200  # offers per eth_call: ~9 words each, well inside any node's call gas cap
@@ -27,33 +28,19 @@ PAGE_SIZE = 200  # offers per eth_call: ~9 words each, well inside any node's ca
 _ERC20_ABI = load_artifact("AssetToken").abi
 
 
-@dataclass(frozen=True, slots=True)
-class Offer:
-    """An active offer as the market reports it (`remaining_buy` rounded up for the maker)."""
-
-    id: int
-    owner: str
-    pay_token: str
-    buy_token: str
-    pay_amt: int
-    buy_amt: int
-    remaining: int
-    remaining_buy: int
-    timestamp: int
-
-    @classmethod
-    def from_view(cls, view: Sequence[Any]) -> Offer:
-        return cls(
-            id=int(view[0]),
-            owner=Web3.to_checksum_address(view[1]),
-            pay_token=Web3.to_checksum_address(view[2]),
-            buy_token=Web3.to_checksum_address(view[3]),
-            pay_amt=int(view[4]),
-            buy_amt=int(view[5]),
-            remaining=int(view[6]),
-            remaining_buy=int(view[7]),
-            timestamp=int(view[8]),
-        )
+def offer_from_view(view: Sequence[Any]) -> Offer:
+    """An `OfferView` tuple returned by the market's views, as a typed offer."""
+    return Offer(
+        id=int(view[0]),
+        owner=Web3.to_checksum_address(view[1]),
+        pay_token=Web3.to_checksum_address(view[2]),
+        buy_token=Web3.to_checksum_address(view[3]),
+        pay_amt=int(view[4]),
+        buy_amt=int(view[5]),
+        remaining=int(view[6]),
+        remaining_buy=int(view[7]),
+        timestamp=int(view[8]),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +95,13 @@ class MarketClient:
         cursor = 0
         while True:
             page, cursor = call_for(cursor).call()
-            yield from (Offer.from_view(view) for view in page)
+            yield from (offer_from_view(view) for view in page)
             if cursor == 0:
                 return
 
     def offer(self, offer_id: int) -> Offer | None:
         view = self.contract.functions.offerInfo(offer_id).call()
-        return Offer.from_view(view) if int(view[1], 16) != 0 else None
+        return offer_from_view(view) if int(view[1], 16) != 0 else None
 
     def spend_for(self, offer_id: int, quantity: int) -> int:
         return int(self.contract.functions.spendFor(offer_id, quantity).call())

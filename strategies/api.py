@@ -1,0 +1,181 @@
+"""The strategy contract: a typed snapshot in, a desired set of quotes and takes out.
+
+Strategies are pure. Everything they may look at (prices, balances, the clock, a random seed)
+arrives in the :class:`Snapshot`; everything they want done leaves in the :class:`Decision`.
+The bot reconciles the desired quotes against the live offers and only then touches the chain.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import ClassVar, Generic, Literal, TypeVar
+
+from pydantic import BaseModel
+
+from strategies.money import Token, ask_amounts, bid_amounts, offer_price
+
+Side = Literal["bid", "ask"]
+
+
+class StrategyError(Exception):
+    """Root of the errors strategies raise (the bots map them into their own hierarchy)."""
+
+
+class StrategyConfigError(StrategyError, ValueError):
+    """A strategy name or its params are invalid; the message is ready to show a user."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOffer:
+    """An offer on the market, as read from chain. Amounts are base units of its own tokens.
+
+    ``pay_amt``/``buy_amt`` are the original rate; ``remaining`` is the pay token still escrowed
+    and ``remaining_buy`` its cost at that rate; ``timestamp`` is the chain time it was made.
+    """
+
+    id: int
+    owner: str
+    pay_token: str
+    buy_token: str
+    pay_amt: int
+    buy_amt: int
+    remaining: int
+    remaining_buy: int
+    timestamp: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a strategy may know at one tick.
+
+    ``bids`` pay quote for base and ``asks`` pay base for quote; both may include own and fleet
+    offers. ``balances`` are free (unescrowed) base units per token address and ``escrowed`` the
+    amounts locked in own live offers. Because a decision *replaces* the own offers, the budget
+    for desired quotes in a token is free + escrowed (see :meth:`available`).
+    """
+
+    base: Token
+    quote: Token
+    reference_price: Decimal | None
+    block_number: int
+    timestamp: int
+    own_address: str
+    own_offers: tuple[LiveOffer, ...] = ()
+    bids: tuple[LiveOffer, ...] = ()
+    asks: tuple[LiveOffer, ...] = ()
+    balances: Mapping[str, int] = field(default_factory=dict)
+    escrowed: Mapping[str, int] = field(default_factory=dict)
+    fleet: frozenset[str] = frozenset()
+    tick: int = 0
+
+    def free(self, token: Token) -> int:
+        """Unescrowed balance of ``token``: what takes may spend."""
+        return self.balances.get(token.address, 0)
+
+    def available(self, token: Token) -> int:
+        """Free plus escrowed balance of ``token``: the budget for the desired quotes."""
+        return self.free(token) + self.escrowed.get(token.address, 0)
+
+    def is_foreign(self, offer: LiveOffer) -> bool:
+        """True when ``offer`` belongs to neither us nor the fleet (safe to take)."""
+        owner = offer.owner.lower()
+        return owner != self.own_address.lower() and owner not in {a.lower() for a in self.fleet}
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A desired maker offer, in the offer's own pay/buy tokens.
+
+    An ask pays ``base`` and buys ``quote``; a bid pays ``quote`` and buys ``base``.
+    ``keep_id`` marks a quote that restates live offer ``keep_id`` unchanged (its remaining
+    amounts), so the reconciler can leave that offer alone instead of churning it.
+    """
+
+    side: Side
+    pay_amt: int
+    buy_amt: int
+    base: Token
+    quote: Token
+    keep_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.pay_amt <= 0 or self.buy_amt <= 0:
+            raise ValueError(f"quote amounts must be positive: {self.pay_amt}, {self.buy_amt}")
+
+    @classmethod
+    def ask(cls, base: Token, quote: Token, size: int, price: Decimal | Fraction) -> Quote:
+        """Sell ``size`` base units at no less than ``price``."""
+        pay, buy = ask_amounts(base, quote, size, price)
+        return cls("ask", pay, buy, base, quote)
+
+    @classmethod
+    def bid(cls, base: Token, quote: Token, size: int, price: Decimal | Fraction) -> Quote:
+        """Buy ``size`` base units paying no more than ``price`` (raises if it is dust)."""
+        pay, buy = bid_amounts(base, quote, size, price)
+        return cls("bid", pay, buy, base, quote)
+
+    @property
+    def pay_token(self) -> str:
+        return (self.base if self.side == "ask" else self.quote).address
+
+    @property
+    def buy_token(self) -> str:
+        return (self.quote if self.side == "ask" else self.base).address
+
+    @property
+    def base_amt(self) -> int:
+        return self.pay_amt if self.side == "ask" else self.buy_amt
+
+    @property
+    def price(self) -> Fraction:
+        """Exact quote-per-base price in whole tokens."""
+        quote_amt = self.buy_amt if self.side == "ask" else self.pay_amt
+        return offer_price(self.base, self.quote, self.base_amt, quote_amt)
+
+
+@dataclass(frozen=True, slots=True)
+class Take:
+    """Buy ``quantity`` of offer ``offer_id``'s pay token, spending ``expected_spend`` of its
+    buy token (exactly ``ceil(quantity * buy_amt / pay_amt)``)."""
+
+    offer_id: int
+    quantity: int
+    expected_spend: int
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The desired own quotes (replacing all current ones) and the takes to send this tick."""
+
+    quotes: tuple[Quote, ...] = ()
+    takes: tuple[Take, ...] = ()
+    reason: str | None = None
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class Strategy(ABC, Generic[P]):
+    """Base class: subclasses set ``name`` and ``Params`` and implement :meth:`decide`.
+
+    ``Params`` is a frozen pydantic model with ``extra="forbid"``; the registry validates user
+    config with it before a strategy is built, so ``decide`` can trust ``self.params``.
+    """
+
+    name: ClassVar[str]
+    Params: ClassVar[type[BaseModel]]
+
+    def __init__(self, params: P) -> None:
+        self.params = params
+
+    @abstractmethod
+    def decide(self, snapshot: Snapshot) -> Decision:
+        """Desired quotes and takes for ``snapshot``; must be deterministic and side-effect free."""
+
+
+NO_REFERENCE = Decision(reason="no reference price")
+"""What every strategy returns when the price feed is stale: no quotes (so all are pulled)."""
