@@ -213,7 +213,8 @@ class Reentry:
         """Make the token contract itself call `target.fn(*args)`, triggered by a 0 transfer."""
         self.arm(target, fn, *args)
         deployer = self.book.world.addr("deployer")
-        receipt = self.book.world.send("deployer", self.token.functions.transfer(deployer, 0))
+        trigger = self.token.functions.transfer(deployer, 0)
+        receipt = self.book.world.send("deployer", trigger, gas=GAS)
         assert self.token.functions.lastCallSucceeded().call(), self.last_error()
         return receipt
 

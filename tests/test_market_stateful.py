@@ -179,15 +179,16 @@ class MarketMachine(RuleBasedStateMachine):
     def requote(self, data: st.DataObject, new: list[tuple[int, int, int]], wrong: bool) -> None:
         maker = self.draw_offer(data).maker
         own = sorted(i for i, o in self.offers.items() if o.maker == maker)
-        ids = data.draw(st.lists(st.sampled_from(own), min_size=1, max_size=4, unique=True))
+        ids = data.draw(
+            st.lists(st.sampled_from(own), min_size=1, max_size=4, unique=True), label="cancels"
+        )
         cancels = [(i, self.offers[i].remaining) for i in ids]
         call_specs = [self.spec(*n) for n in new]
-        if wrong and cancels:
+        if wrong:
             at = data.draw(st.integers(0, len(cancels) - 1), label="wrong at")
             id_, actual = cancels[at]
-            expected = data.draw(
-                st.sampled_from([actual - 1, actual + 1, 0, TOP]), label="expected"
-            )
+            others = sorted({actual - 1, actual + 1, 0, TOP} - {actual})
+            expected = data.draw(st.sampled_from(others), label="expected")
             cancels[at] = (id_, expected)
             error = f"UnexpectedRemaining(id={id_}, expected={expected}, actual={actual})"
             with pytest.raises(TxError, match=re.escape(error)):
