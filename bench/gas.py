@@ -17,7 +17,8 @@ from web3 import Web3
 from bots.chain import Transactor
 from bots.chainconfig import devchain_params, load_network
 from bots.devchain import DevChain, dev_accounts
-from bots.roundtrip import Market, deploy_market, fund, offer_id_of
+from bots.market import made_offer_ids
+from bots.roundtrip import Market, deploy_market, fund
 
 TARGETS = {"make": 100_000, "full take": 75_000, "partial take": 80_000, "cancel": 50_000}
 REQUOTE_SIZES = (1, 5, 10)
@@ -33,7 +34,8 @@ class Actors:
     def make(self, pay: int = 1_000_00, buy: int = 997_00) -> tuple[int, int]:
         fn = self.m.market.functions.offer(pay, self.m.base.address, buy, self.m.quote.address)
         receipt = self.maker.transact(fn)
-        return offer_id_of(self.m, receipt), int(receipt["gasUsed"])
+        (oid,) = made_offer_ids(self.m.market, receipt)
+        return oid, int(receipt["gasUsed"])
 
     def buy(self, oid: int, quantity: int) -> int:
         return int(self.taker.transact(self.m.market.functions.buy(oid, quantity))["gasUsed"])

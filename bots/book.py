@@ -12,10 +12,7 @@ from dataclasses import replace
 
 from bots.market import MarketEvent
 from strategies.api import LiveOffer as Offer
-
-
-def ceil_div(numerator: int, denominator: int) -> int:
-    return -(-numerator // denominator)
+from strategies.money import take_cost
 
 
 def apply_events(offers: Mapping[int, Offer], events: Iterable[MarketEvent]) -> dict[int, Offer]:
@@ -49,5 +46,5 @@ def _apply_take(book: dict[int, Offer], event: MarketEvent) -> None:
     if remaining <= 0:
         del book[event.offer_id]
         return
-    remaining_buy = ceil_div(remaining * offer.buy_amt, offer.pay_amt)
+    remaining_buy = take_cost(offer.pay_amt, offer.buy_amt, remaining)
     book[event.offer_id] = replace(offer, remaining=remaining, remaining_buy=remaining_buy)

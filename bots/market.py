@@ -131,7 +131,7 @@ class MarketClient:
         """Escrow `pay_amt` and offer it for `buy_amt`; return the new offer's id."""
         fn = self.contract.functions.offer(pay_amt, pay_token, buy_amt, buy_token)
         receipt = self.transactor.transact(fn)
-        return self._made_ids(receipt)[0]
+        return made_offer_ids(self.contract, receipt)[0]
 
     def take(self, offer_id: int, quantity: int) -> TxReceipt:
         return self.transactor.transact(self.contract.functions.buy(offer_id, quantity))
@@ -148,11 +148,7 @@ class MarketClient:
         buyToken)` offers; return the new ids. Reverts as a whole if any cancelled offer no
         longer has its expected remaining amount."""
         fn = self.contract.functions.requote(list(cancels), list(offers))
-        return self._made_ids(self.transactor.transact(fn))
-
-    def _made_ids(self, receipt: TxReceipt) -> list[int]:
-        events = self.contract.events.LogMake().process_receipt(receipt, errors=DISCARD)
-        return [int.from_bytes(event["args"]["id"], "big") for event in events]
+        return made_offer_ids(self.contract, self.transactor.transact(fn))
 
     # ------------------------------------------------------------------ logs
     def events(self, from_block: int, to_block: int | str = "latest") -> list[MarketEvent]:
@@ -166,6 +162,16 @@ class MarketClient:
             for log in event().get_logs(from_block=from_block, to_block=to_block):
                 decoded.append(_to_event(kind, log))
         return sorted(decoded, key=lambda e: (e.block_number, e.log_index))
+
+
+def made_offer_ids(market: Contract, receipt: TxReceipt) -> list[int]:
+    """Ids of the offers a transaction made, from the market's own `LogMake` logs, in order."""
+    events = market.events.LogMake().process_receipt(receipt, errors=DISCARD)
+    return [
+        int.from_bytes(event["args"]["id"], "big")
+        for event in events
+        if event["address"] == market.address
+    ]
 
 
 def _to_event(kind: str, log: Any) -> MarketEvent:

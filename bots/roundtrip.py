@@ -13,14 +13,13 @@ from decimal import Decimal
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
-from web3.logs import DISCARD
 
 from bots.artifacts import load_artifact
 from bots.chain import Transactor
 from bots.devchain import DevChain, DevChainParams, MiningMode, dev_accounts
 from bots.errors import OtcmmError
-
-MAX_UINT = 2**256 - 1
+from bots.market import MAX_UINT, made_offer_ids
+from strategies.money import take_cost
 
 
 @dataclass(frozen=True)
@@ -60,11 +59,6 @@ def fund(m: Market, trader: Transactor, base_amount: int, quote_amount: int) -> 
     trader.transact(m.quote.functions.approve(m.market.address, MAX_UINT))
 
 
-def offer_id_of(m: Market, receipt: object) -> int:
-    events = m.market.events.LogMake().process_receipt(receipt, errors=DISCARD)
-    return int.from_bytes(events[-1]["args"]["id"], "big")
-
-
 def run_roundtrip(params: DevChainParams, mode: MiningMode = "auto") -> list[Step]:
     """Start a dev chain, trade once, stop the chain; return the steps with their gas."""
     with DevChain(params, mode=mode) as chain:
@@ -81,7 +75,7 @@ def _trade(m: Market, maker: Transactor, taker: Transactor) -> list[Step]:
     market = m.market.functions
     sell, price = 100_00, 99_875  # 100.00 BND30 at 998.75 EURT each -> 99 875.00 EURT
     receipt = maker.transact(market.offer(sell, m.base.address, price * 100, m.quote.address))
-    oid = offer_id_of(m, receipt)
+    (oid,) = made_offer_ids(m.market, receipt)
     steps = [
         Step(
             "make",
@@ -117,7 +111,7 @@ def _check_settlement(m: Market, maker: Transactor, taker: Transactor) -> None:
         ("BND30", "maker"): 1_000_00 - 33_33,
         ("BND30", "taker"): 33_33,
         ("BND30", "market"): 0,
-        ("EURT", "maker"): -(-33_33 * 99_875 * 100 // 100_00),  # rounded up for the maker
+        ("EURT", "maker"): take_cost(100_00, 99_875 * 100, 33_33),  # rounded up for the maker
         ("EURT", "market"): 0,
     }
     holders = {"maker": maker.address, "taker": taker.address, "market": m.market.address}

@@ -6,8 +6,9 @@ Kept apart from conftest so benchmarks and other tools can build the same worlds
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -18,8 +19,7 @@ from web3.types import TxReceipt
 from bots.artifacts import load_artifact
 from bots.chain import Transactor
 from bots.devchain import DevChain, DevChainParams, dev_accounts
-
-MAX_UINT = 2**256 - 1
+from bots.market import MAX_UINT, made_offer_ids
 
 
 @dataclass
@@ -86,6 +86,76 @@ def start_world(params: DevChainParams, names: tuple[str, ...] = NAMES) -> Itera
 
 
 def offer_id(market: Contract, receipt: TxReceipt) -> int:
-    """The id of the offer a receipt's LogMake announced."""
-    events = market.events.LogMake().process_receipt(receipt, errors=DISCARD)
-    return int.from_bytes(events[-1]["args"]["id"], "big")
+    """The id of the (last) offer a receipt's LogMake announced."""
+    return made_offer_ids(market, receipt)[-1]
+
+
+def events(contract: Contract, name: str, receipt: TxReceipt) -> list[dict[str, Any]]:
+    """Decoded `name` events that `contract` itself emitted in `receipt`."""
+    found = contract.events[name]().process_receipt(receipt, errors=DISCARD)
+    return [dict(e["args"]) for e in found if e["address"] == contract.address]
+
+
+def ceil_div(a: int, b: int) -> int:
+    """The tests' own rounding oracle, kept independent of the product's `take_cost`."""
+    return -(-a // b)
+
+
+@contextmanager
+def rolled_back(world: World) -> Iterator[None]:
+    """Undo on exit whatever the block did to the chain (module-scoped setups)."""
+    snapshot = world.snapshot()
+    try:
+        yield
+    finally:
+        world.revert(snapshot)
+
+
+@dataclass
+class MarketFixture:
+    """A deployed market in a world; traders are named, "market" names the market itself."""
+
+    world: World
+    market: Contract
+
+    def address(self, who: str | Contract) -> str:
+        if isinstance(who, str):
+            return str(self.market.address) if who == "market" else self.world.addr(who)
+        return str(who.address)
+
+    def balance(self, token: Contract, who: str | Contract) -> int:
+        return int(token.functions.balanceOf(self.address(who)).call())
+
+    def offer(self, who: str, pay_amt: int, pay: Contract, buy_amt: int, buy: Contract) -> int:
+        call = self.market.functions.offer(pay_amt, pay.address, buy_amt, buy.address)
+        return offer_id(self.market, self.world.send(who, call))
+
+
+@dataclass
+class TwoAssetMarket(MarketFixture):
+    """A market for BND (2 decimals) against USD; forward offers sell BND for USD."""
+
+    bnd: Contract
+    usd: Contract
+
+    def pair(self, reverse: bool = False) -> tuple[Contract, Contract]:
+        return (self.usd, self.bnd) if reverse else (self.bnd, self.usd)
+
+    def make(self, who: str, pay_amt: int, buy_amt: int, *, reverse: bool = False) -> int:
+        """Offer `pay_amt` BND for `buy_amt` USD (or USD for BND when `reverse`)."""
+        pay, buy = self.pair(reverse)
+        return self.offer(who, pay_amt, pay, buy_amt, buy)
+
+
+M = TypeVar("M", bound=TwoAssetMarket)
+
+
+def two_asset_market(
+    world: World, kind: type[M], traders: tuple[str, ...], funds: int, usd_decimals: int
+) -> M:
+    """Deploy a market, BND and USD; issue `funds` of both to each trader and approve."""
+    market = world.deploy("OtcMarket")
+    bnd, usd = world.asset("BND"), world.asset("USD", decimals=usd_decimals)
+    for token in (bnd, usd):
+        world.fund(token, dict.fromkeys(traders, funds), market)
+    return kind(world, market, bnd, usd)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from bots.chainconfig import devchain_params, load_network
 from bots.devchain import DevChainParams
-from tests.chainfixtures import NAMES, World, start_world
+from tests.chainfixtures import NAMES, World, rolled_back, start_world
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +28,14 @@ def session_world(chain_params: DevChainParams) -> Iterator[World]:
 @pytest.fixture
 def world(session_world: World) -> Iterator[World]:
     """The session's chain, rolled back after each test."""
-    snapshot = session_world.snapshot()
-    yield session_world
-    session_world.revert(snapshot)
+    with rolled_back(session_world):
+        yield session_world
+
+
+@pytest.fixture
+def book(fresh_book: Any, world: World) -> Any:
+    """The module's `fresh_book` (deployed once per module); `world` undoes each test's changes.
+
+    Modules that want it define a module-scoped `fresh_book` fixture.
+    """
+    return fresh_book

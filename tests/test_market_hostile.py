@@ -16,7 +16,7 @@ from web3.contract import Contract
 
 from bots.errors import TxError
 from bots.revert import decode_revert
-from tests.chainfixtures import World, offer_id
+from tests.chainfixtures import MarketFixture, World, offer_id, rolled_back
 
 FUNDS = 10**9
 GAS = 3_000_000  # fixed: mined even when it reverts, and a re-entrant call never runs short
@@ -24,22 +24,8 @@ PEOPLE = ("alice", "bob", "carol")
 
 
 @dataclass
-class Book:
-    world: World
-    market: Contract
+class Book(MarketFixture):
     bnd: Contract  # a well-behaved AssetToken for the other leg
-
-    def address(self, who: str | Contract) -> str:
-        if isinstance(who, str):
-            return self.market.address if who == "market" else self.world.addr(who)
-        return str(who.address)
-
-    def balance(self, token: Contract, who: str | Contract) -> int:
-        return int(token.functions.balanceOf(self.address(who)).call())
-
-    def offer(self, who: str, pay_amt: int, pay: Contract, buy_amt: int, buy: Contract) -> int:
-        call = self.market.functions.offer(pay_amt, pay.address, buy_amt, buy.address)
-        return offer_id(self.market, self.world.send(who, call))
 
     def escrow(self) -> dict[str, int]:
         """Remaining pay amounts of all active offers, per pay token, read from the views."""
@@ -65,17 +51,11 @@ class Book:
 
 @pytest.fixture(scope="module")
 def fresh_book(session_world: World) -> Iterator[Book]:
-    snapshot = session_world.snapshot()
-    market = session_world.deploy("OtcMarket")
-    bnd = session_world.asset("BND")
-    session_world.fund(bnd, dict.fromkeys(PEOPLE, FUNDS), market)
-    yield Book(session_world, market, bnd)
-    session_world.revert(snapshot)
-
-
-@pytest.fixture
-def book(fresh_book: Book, world: World) -> Book:
-    return fresh_book
+    with rolled_back(session_world):
+        market = session_world.deploy("OtcMarket")
+        bnd = session_world.asset("BND")
+        session_world.fund(bnd, dict.fromkeys(PEOPLE, FUNDS), market)
+        yield Book(session_world, market, bnd)
 
 
 def hostile(book: Book, name: str) -> Contract:

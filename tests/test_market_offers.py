@@ -4,70 +4,46 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError
-from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from bots.errors import TxError
 from bots.revert import decode_revert
-from tests.chainfixtures import MAX_UINT, World, offer_id
+from tests.chainfixtures import (
+    MAX_UINT,
+    TwoAssetMarket,
+    World,
+    ceil_div,
+    events,
+    offer_id,
+    rolled_back,
+    two_asset_market,
+)
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 FUNDS = 10**9
 
 
-@dataclass
-class Book:
-    """A fresh market with two assets; alice, bob and carol hold and approved both."""
-
-    world: World
-    market: Contract
-    bnd: Contract
-    usd: Contract
-
-    def make(self, who: str, pay_amt: int, buy_amt: int, *, reverse: bool = False) -> int:
-        """Offer `pay_amt` BND for `buy_amt` USD (or USD for BND when `reverse`)."""
-        pay, buy = (self.usd, self.bnd) if reverse else (self.bnd, self.usd)
-        call = self.market.functions.offer(pay_amt, pay.address, buy_amt, buy.address)
-        return offer_id(self.market, self.world.send(who, call))
-
-    def balance(self, token: Contract, who: str) -> int:
-        address = self.market.address if who == "market" else self.world.addr(who)
-        return int(token.functions.balanceOf(address).call())
+Book = TwoAssetMarket
 
 
 @pytest.fixture(scope="module")
 def fresh_book(session_world: World) -> Iterator[Book]:
     """Deployed once per module; each test's `world` snapshot rolls back what the test did."""
-    snapshot = session_world.snapshot()
-    market = session_world.deploy("OtcMarket")
-    bnd, usd = session_world.asset("BND"), session_world.asset("USD", decimals=6)
-    for token in (bnd, usd):
-        session_world.fund(token, {"alice": FUNDS, "bob": FUNDS, "carol": FUNDS}, market)
-    yield Book(session_world, market, bnd, usd)
-    session_world.revert(snapshot)
-
-
-@pytest.fixture
-def book(fresh_book: Book, world: World) -> Book:
-    return fresh_book
+    with rolled_back(session_world):
+        yield two_asset_market(
+            session_world, Book, ("alice", "bob", "carol"), FUNDS, usd_decimals=6
+        )
 
 
 def reverts(error: str) -> Any:
     """Expect a `TxError` naming the decoded custom error (a prefix such as `ZeroAmount()`)."""
     return pytest.raises(TxError, match=re.escape(error))
-
-
-def events(contract: Contract, name: str, receipt: TxReceipt) -> list[dict[str, Any]]:
-    """Decoded `name` events that `contract` itself emitted in `receipt`."""
-    found = contract.events[name]().process_receipt(receipt, errors=DISCARD)
-    return [dict(e["args"]) for e in found if e["address"] == contract.address]
 
 
 def pair_key(pay: Contract, buy: Contract) -> bytes:
@@ -76,10 +52,6 @@ def pair_key(pay: Contract, buy: Contract) -> bytes:
 
 def block_time(world: World, receipt: TxReceipt) -> int:
     return int(world.w3.eth.get_block(receipt["blockNumber"])["timestamp"])
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 # ---------------------------------------------------------------- offer

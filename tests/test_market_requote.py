@@ -8,32 +8,23 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from web3.contract import Contract
-from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from bots.errors import TxError
-from tests.chainfixtures import World, offer_id
+from tests.chainfixtures import (
+    TwoAssetMarket,
+    World,
+    events,
+    rolled_back,
+    two_asset_market,
+)
 
 FUNDS = 10**12
 GAS = 2_000_000  # reverting calls are sent with fixed gas so they are mined and fail on chain
 
 
 @dataclass
-class Book:
-    world: World
-    market: Contract
-    bnd: Contract
-    usd: Contract
-
-    def make(self, who: str, pay_amt: int, buy_amt: int, *, reverse: bool = False) -> int:
-        pay, buy = self.pair(reverse)
-        call = self.market.functions.offer(pay_amt, pay.address, buy_amt, buy.address)
-        return offer_id(self.market, self.world.send(who, call))
-
-    def pair(self, reverse: bool = False) -> tuple[Contract, Contract]:
-        return (self.usd, self.bnd) if reverse else (self.bnd, self.usd)
-
+class Book(TwoAssetMarket):
     def spec(self, pay_amt: int, buy_amt: int, *, reverse: bool = False) -> tuple[Any, ...]:
         pay, buy = self.pair(reverse)
         return (pay_amt, pay.address, buy_amt, buy.address)
@@ -43,8 +34,7 @@ class Book:
         out = {}
         for symbol, token in (("BND", self.bnd), ("USD", self.usd)):
             for who in ("alice", "bob", "market"):
-                address = self.market.address if who == "market" else self.world.addr(who)
-                out[symbol, who] = int(token.functions.balanceOf(address).call())
+                out[symbol, who] = self.balance(token, who)
         return out
 
     def state(self, ids: list[int]) -> tuple[Any, ...]:
@@ -59,23 +49,8 @@ class Book:
 
 @pytest.fixture(scope="module")
 def fresh_book(session_world: World) -> Iterator[Book]:
-    snapshot = session_world.snapshot()
-    market = session_world.deploy("OtcMarket")
-    bnd, usd = session_world.asset("BND"), session_world.asset("USD", decimals=6)
-    for token in (bnd, usd):
-        session_world.fund(token, {"alice": FUNDS, "bob": FUNDS}, market)
-    yield Book(session_world, market, bnd, usd)
-    session_world.revert(snapshot)
-
-
-@pytest.fixture
-def book(fresh_book: Book, world: World) -> Book:
-    return fresh_book
-
-
-def events(contract: Contract, name: str, receipt: TxReceipt) -> list[dict[str, Any]]:
-    found = contract.events[name]().process_receipt(receipt, errors=DISCARD)
-    return [dict(e["args"]) for e in found if e["address"] == contract.address]
+    with rolled_back(session_world):
+        yield two_asset_market(session_world, Book, ("alice", "bob"), FUNDS, usd_decimals=6)
 
 
 def ids_of(book: Book, name: str, receipt: TxReceipt) -> list[int]:

@@ -13,27 +13,19 @@ from fractions import Fraction
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from web3.contract import Contract
 
-from tests.chainfixtures import World, offer_id
+from tests.chainfixtures import TwoAssetMarket, World, ceil_div, rolled_back, two_asset_market
 
 TOP = 2**96 - 1  # the largest amount an offer can hold
 FUNDS = 2**120  # room for many offers of the largest amount
 
 
 @dataclass
-class Book:
-    world: World
-    market: Contract
-    bnd: Contract
-    usd: Contract
-
-    def make(self, pay_amt: int, buy_amt: int) -> int:
-        call = self.market.functions.offer(pay_amt, self.bnd.address, buy_amt, self.usd.address)
-        return offer_id(self.market, self.world.send("alice", call))
+class Book(TwoAssetMarket):
+    """Alice makes every offer; fills are measured by what she receives."""
 
     def usd_of(self, who: str) -> int:
-        return int(self.usd.functions.balanceOf(self.world.addr(who)).call())
+        return self.balance(self.usd, who)
 
     def fill(self, id_: int, quantity: int, taker: str = "bob") -> int:
         """Buy `quantity` of offer `id_`; return what the maker received."""
@@ -49,22 +41,10 @@ class Book:
 
 @pytest.fixture(scope="module")
 def fresh_book(session_world: World) -> Iterator[Book]:
-    snapshot = session_world.snapshot()
-    market = session_world.deploy("OtcMarket")
-    bnd, usd = session_world.asset("BND"), session_world.asset("USD", decimals=18)
-    for token in (bnd, usd):
-        session_world.fund(token, {"alice": FUNDS, "bob": FUNDS, "carol": FUNDS}, market)
-    yield Book(session_world, market, bnd, usd)
-    session_world.revert(snapshot)
-
-
-@pytest.fixture
-def book(fresh_book: Book, world: World) -> Book:
-    return fresh_book
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
+    with rolled_back(session_world):
+        yield two_asset_market(
+            session_world, Book, ("alice", "bob", "carol"), FUNDS, usd_decimals=18
+        )
 
 
 def fill_plan(pay_amt: int) -> list[int]:
@@ -94,7 +74,7 @@ RATES = [
 def test_every_partial_fill_pays_the_maker_at_least_its_exact_price(
     book: Book, pay_amt: int, buy_amt: int
 ) -> None:
-    id_ = book.make(pay_amt, buy_amt)
+    id_ = book.make("alice", pay_amt, buy_amt)
     remaining, sold, received = pay_amt, 0, 0
 
     for quantity in fill_plan(pay_amt):
@@ -116,7 +96,10 @@ def test_every_partial_fill_pays_the_maker_at_least_its_exact_price(
 def test_unit_fills_pay_the_maker_no_less_than_one_fill(
     book: Book, pay_amt: int, buy_amt: int
 ) -> None:
-    one_by_one, all_at_once = book.make(pay_amt, buy_amt), book.make(pay_amt, buy_amt)
+    one_by_one, all_at_once = (
+        book.make("alice", pay_amt, buy_amt),
+        book.make("alice", pay_amt, buy_amt),
+    )
 
     piecewise = 0
     for left in range(pay_amt - 1, -1, -1):
@@ -132,7 +115,7 @@ def test_unit_fills_pay_the_maker_no_less_than_one_fill(
 
 @pytest.mark.parametrize(("pay_amt", "buy_amt"), [(TOP, 1), (10**20, 1), (2, 1), (TOP, TOP - 1)])
 def test_a_one_unit_fill_never_costs_zero(book: Book, pay_amt: int, buy_amt: int) -> None:
-    id_ = book.make(pay_amt, buy_amt)
+    id_ = book.make("alice", pay_amt, buy_amt)
 
     assert book.market.functions.spendFor(id_, 1).call() == 1
     assert book.fill(id_, 1) == 1
@@ -140,7 +123,7 @@ def test_a_one_unit_fill_never_costs_zero(book: Book, pay_amt: int, buy_amt: int
 
 
 def test_the_largest_offer_fills_exactly_at_its_price(book: Book) -> None:
-    id_ = book.make(TOP, TOP)
+    id_ = book.make("alice", TOP, TOP)
 
     assert book.fill(id_, TOP - 1) == TOP - 1
     assert book.fill(id_, 1, taker="carol") == 1
@@ -159,7 +142,7 @@ amounts = st.one_of(st.integers(1, 20), st.integers(1, 10**9), st.integers(1, TO
 def test_spend_for_is_the_exact_price_rounded_up(
     book: Book, pay_amt: int, buy_amt: int, data: st.DataObject
 ) -> None:
-    id_ = book.make(pay_amt, buy_amt)
+    id_ = book.make("alice", pay_amt, buy_amt)
     quantities = {1, pay_amt, data.draw(st.integers(1, pay_amt), label="quantity")}
 
     for quantity in sorted(quantities):

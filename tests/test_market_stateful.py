@@ -28,7 +28,7 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 
 from bots.errors import TxError
-from tests.chainfixtures import World
+from tests.chainfixtures import World, ceil_div
 
 ACTORS = ("alice", "bob", "carol", "dave")
 MARKET = "market"
@@ -62,10 +62,6 @@ class Venue:
     world: World
     market: Contract
     tokens: tuple[Contract, Contract]
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 class MarketMachine(RuleBasedStateMachine):

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from web3.contract import Contract
 
-from tests.chainfixtures import World, offer_id
+from tests.chainfixtures import World, offer_id, rolled_back
 
 MAKERS = ("alice", "bob", "carol")
 TAKER = "dave"
@@ -96,9 +96,8 @@ def build(world: World) -> Book:
 
 @pytest.fixture(scope="module")
 def built_book(session_world: World) -> Iterator[Book]:
-    snapshot = session_world.snapshot()
-    yield build(session_world)
-    session_world.revert(snapshot)
+    with rolled_back(session_world):
+        yield build(session_world)
 
 
 @pytest.fixture

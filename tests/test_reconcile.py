@@ -5,9 +5,9 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bots.book import ceil_div
 from bots.reconcile import Plan, Tolerance, reconcile
 from strategies.api import LiveOffer, Quote
+from strategies.money import take_cost
 from strategies.testing import BASE, ME, QUOTE
 
 ONE = 10**18
@@ -23,7 +23,7 @@ def live_from(quote: Quote, offer_id: int, remaining: int | None = None) -> Live
         pay_amt=quote.pay_amt,
         buy_amt=quote.buy_amt,
         remaining=left,
-        remaining_buy=ceil_div(left * quote.buy_amt, quote.pay_amt),
+        remaining_buy=take_cost(quote.pay_amt, quote.buy_amt, left),
     )
 
 
