@@ -92,14 +92,20 @@ class DevChain:
     """
 
     def __init__(
-        self, params: DevChainParams, mode: MiningMode = "auto", extra_args: tuple[str, ...] = ()
+        self,
+        params: DevChainParams,
+        mode: MiningMode = "auto",
+        extra_args: tuple[str, ...] = (),
+        start_timeout_s: float = _START_TIMEOUT_S,
     ) -> None:
         self.params = params
         self.mode = mode
         self.extra_args = extra_args
+        self.start_timeout_s = start_timeout_s
         self._process: subprocess.Popen[str] | None = None
         self.url = ""
         self._log_tail: list[str] = []
+        self._listening = threading.Event()
 
     @property
     def pid(self) -> int | None:
@@ -139,40 +145,39 @@ class DevChain:
             )
         except OSError as exc:
             raise DevChainError(f"cannot start anvil: {exc}") from None
-        self.url = self._await_listening()
+        self._listening.clear()
         threading.Thread(target=self._drain, daemon=True).start()
+        self._await_listening()
         self._await_rpc()
         return self
 
-    def _await_listening(self) -> str:
-        if self._process is None or self._process.stdout is None:
-            raise DevChainError("anvil was not started")
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        for line in self._process.stdout:
-            self._remember(line)
-            match = _LISTENING.search(line)
-            if match:
-                return f"http://{match.group(1)}"
-            if time.monotonic() > deadline:
-                break
-        self.stop()
-        tail = " | ".join(s.strip() for s in self._log_tail[-3:] if s.strip())
-        raise DevChainError(f"anvil did not start: {tail or 'no output'}")
+    def _await_listening(self) -> None:
+        """Wait, with a deadline even when anvil hangs silently, for its listening address."""
+        if not self._listening.wait(self.start_timeout_s) or not self.url:
+            self.stop()
+            tail = " | ".join(s.strip() for s in self._log_tail[-3:] if s.strip())
+            raise DevChainError(f"anvil did not start: {tail or 'no output'}")
 
     def _drain(self) -> None:
-        """Keep reading anvil's output so its pipe never fills and blocks the node."""
+        """Read anvil's output from the start: it carries the listening address, and an
+        unread pipe would fill and block the node. Ends (and wakes `start`) when anvil exits."""
         process = self._process
         if process is None or process.stdout is None:
             return
         for line in process.stdout:
             self._remember(line)
+            match = None if self.url else _LISTENING.search(line)
+            if match:
+                self.url = f"http://{match.group(1)}"
+                self._listening.set()
+        self._listening.set()
 
     def _remember(self, line: str) -> None:
         self._log_tail.append(line)
         del self._log_tail[:-50]
 
     def _await_rpc(self) -> None:
-        deadline = time.monotonic() + _START_TIMEOUT_S
+        deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             try:
                 if self.rpc("eth_chainId") == hex(self.params.chain_id):

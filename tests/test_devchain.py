@@ -74,3 +74,31 @@ def test_missing_anvil_binary_is_a_clear_error(
 
 def test_anvil_comes_from_the_platform_package() -> None:
     assert "@foundry-rs" in str(anvil_binary())
+
+
+def test_a_node_that_hangs_silently_fails_start_within_the_timeout(
+    chain_params: DevChainParams, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    silent = tmp_path / "silent-anvil"
+    silent.write_text("#!/bin/sh\nexec sleep 60\n")
+    silent.chmod(0o755)
+    monkeypatch.setenv("OTCMM_ANVIL", str(silent))
+    chain = DevChain(chain_params, start_timeout_s=1.0)
+    started = time.monotonic()
+    with pytest.raises(DevChainError, match="anvil did not start: no output"):
+        chain.start()
+    # Not a speed check: start must give up on its own, before the silent node would have
+    # exited by itself (60 s), which is what made the old line-by-line wait return at all.
+    assert time.monotonic() - started < 60
+    assert chain.pid is None
+
+
+def test_a_node_that_exits_at_once_reports_its_last_words(
+    chain_params: DevChainParams, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken-anvil"
+    broken.write_text("#!/bin/sh\necho 'error: unsupported hardfork'\nexit 1\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("OTCMM_ANVIL", str(broken))
+    with pytest.raises(DevChainError, match="anvil did not start: error: unsupported hardfork"):
+        DevChain(chain_params).start()
