@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
 
 from bots.errors import OtcmmError
 from bots.keystore_cli import register as register_keystore
@@ -36,9 +36,9 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read(path: Any) -> str | None:
+def _read(path: Path) -> str | None:
     try:
-        return str(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
 
