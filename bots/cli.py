@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bots.bot_cli import register as register_bot
 from bots.errors import OtcmmError
 from bots.keystore_cli import register as register_keystore
 
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_cmd_demo)
 
     register_keystore(sub)
+    register_bot(sub)
     return parser
 
 
@@ -155,7 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OtcmmError as exc:
         if args.debug:
             raise
-        print(f"otcmm: error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            print(f"otcmm: error: {line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("otcmm: interrupted", file=sys.stderr)

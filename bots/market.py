@@ -15,13 +15,14 @@ from typing import Any, Literal
 from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
-from web3.types import TxReceipt
+from web3.types import BlockIdentifier, TxReceipt
 
 from bots.artifacts import load_artifact
 from bots.chain import Transactor
 from bots.errors import ChainError
 from strategies.api import LiveOffer as Offer
 
+Block = BlockIdentifier
 MAX_UINT = 2**256 - 1
 PAGE_SIZE = 200  # offers per eth_call: ~9 words each, well inside any node's call gas cap
 
@@ -73,28 +74,31 @@ class MarketClient:
         self._tx = transactor
 
     # ------------------------------------------------------------------ reading
-    def pair_offers(self, pay_token: str, buy_token: str) -> list[Offer]:
+    def pair_offers(self, pay_token: str, buy_token: str, block: Block = "latest") -> list[Offer]:
         """All active offers selling `pay_token` for `buy_token`, in id order."""
         fn = self.contract.functions.getPairOffers
-        return list(self._pages(lambda cursor: fn(pay_token, buy_token, cursor, PAGE_SIZE)))
+        return list(self._pages(lambda c: fn(pay_token, buy_token, c, PAGE_SIZE), block))
 
-    def owner_offers(self, owner: str) -> list[Offer]:
+    def owner_offers(self, owner: str, block: Block = "latest") -> list[Offer]:
         """All active offers of `owner`, in id order."""
         fn = self.contract.functions.getOwnerOffers
-        return list(self._pages(lambda cursor: fn(owner, cursor, PAGE_SIZE)))
+        return list(self._pages(lambda cursor: fn(owner, cursor, PAGE_SIZE), block))
 
-    def all_offers(self) -> list[Offer]:
+    def all_offers(self, block: Block = "latest") -> list[Offer]:
         fn = self.contract.functions.getOffers
-        return list(self._pages(lambda cursor: fn(cursor, PAGE_SIZE)))
+        return list(self._pages(lambda cursor: fn(cursor, PAGE_SIZE), block))
 
-    def book(self, base: str, quote: str) -> tuple[list[Offer], list[Offer]]:
+    def book(
+        self, base: str, quote: str, block: Block = "latest"
+    ) -> tuple[list[Offer], list[Offer]]:
         """(bids, asks) of a market: bids sell quote for base, asks sell base for quote."""
-        return self.pair_offers(quote, base), self.pair_offers(base, quote)
+        return self.pair_offers(quote, base, block), self.pair_offers(base, quote, block)
 
-    def _pages(self, call_for: Any) -> Iterator[Offer]:
+    def _pages(self, call_for: Any, block: Block) -> Iterator[Offer]:
+        """Every page read at the same block, so a long book is one consistent picture."""
         cursor = 0
         while True:
-            page, cursor = call_for(cursor).call()
+            page, cursor = call_for(cursor).call(block_identifier=block)
             yield from (offer_from_view(view) for view in page)
             if cursor == 0:
                 return
@@ -109,8 +113,8 @@ class MarketClient:
     def token(self, address: str) -> Contract:
         return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=_ERC20_ABI)
 
-    def balance_of(self, token: str, owner: str) -> int:
-        return int(self.token(token).functions.balanceOf(owner).call())
+    def balance_of(self, token: str, owner: str, block: Block = "latest") -> int:
+        return int(self.token(token).functions.balanceOf(owner).call(block_identifier=block))
 
     # ------------------------------------------------------------------ trading
     @property

@@ -1,0 +1,227 @@
+"""A bot's configuration: a TOML file, `OTCMM_*` environment overrides and a secrets directory.
+
+Precedence, highest first: environment (`OTCMM_RPC_URL`, nested with `__`:
+`OTCMM_RISK__MAX_GAS_PRICE_WEI`), then files in the secrets directory (Kubernetes mounts a
+Secret as one file per key: `otcmm_rpc_url`, `otcmm_keystore__password_file`), then the TOML
+file. Every problem is reported, one line each, before the bot touches the chain: a typo in a
+risk limit must stop the bot, not quietly fall back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from web3 import Web3
+
+from bots.errors import ConfigError
+from bots.feeds import FeedSpec
+from bots.reconcile import Tolerance
+from strategies.api import Strategy, StrategyConfigError
+from strategies.registry import build_strategy
+
+ENV_PREFIX = "OTCMM_"
+SECRETS_DIR_ENV = "OTCMM_SECRETS_DIR"
+DEFAULT_SECRETS_DIR = Path("/run/secrets/otcmm")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KeystoreConfig(_Section):
+    """Where the bot's own key lives. The password comes from `password_file` (a mounted
+    Secret) or `$OTCMM_KEYSTORE_PASSWORD`; it is never part of the config itself."""
+
+    path: Path
+    password_file: Path | None = None
+
+
+class StrategyConfig(_Section):
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RiskLimits(_Section):
+    """Hard limits the runner enforces whatever the strategy wants (base units, wei, seconds)."""
+
+    max_base_inventory: int | None = Field(default=None, gt=0)
+    max_quote_inventory: int | None = Field(default=None, gt=0)
+    max_open_offers: int = Field(default=20, ge=0, le=500)
+    max_gas_price_wei: int | None = Field(default=None, ge=0)
+    feed_max_age_s: float = Field(default=60.0, gt=0)
+    min_gas_balance_wei: int = Field(default=0, ge=0)
+
+
+class ReconcileConfig(_Section):
+    price_bps: int = Field(default=5, ge=0)
+    size_bps: int = Field(default=1_000, ge=0)
+
+    def tolerance(self) -> Tolerance:
+        return Tolerance(price_bps=self.price_bps, size_bps=self.size_bps)
+
+
+class RuntimeConfig(_Section):
+    cancel_on_exit: bool = True
+    metrics_host: str = "0.0.0.0"  # noqa: S104  (a container's probe port must be reachable)
+    metrics_port: int | None = Field(default=9100, ge=0, le=65535)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    journal: Path | None = None
+    receipt_timeout_s: float = Field(default=60.0, gt=0)
+    stuck_after_s: float | None = Field(default=30.0, gt=0)
+    shutdown_timeout_s: float = Field(default=60.0, gt=0)
+
+
+class BotConfig(BaseSettings):
+    """One bot: one keystore, one strategy, one market pair."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        case_sensitive=False,
+    )
+
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    rpc_url: str
+    chain_id: int | None = Field(default=None, gt=0)
+    market: str
+    base: str
+    quote: str
+    fleet: tuple[str, ...] = ()
+    tick_interval_s: float = Field(default=5.0, gt=0)
+    keystore: KeystoreConfig
+    strategy: StrategyConfig
+    feed: FeedSpec
+    fallback_feeds: tuple[FeedSpec, ...] = ()
+    risk: RiskLimits = RiskLimits()
+    reconcile: ReconcileConfig = ReconcileConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+
+    @field_validator("market", "base", "quote")
+    @classmethod
+    def _checksummed(cls, value: str) -> str:
+        return _address(value)
+
+    @field_validator("fleet")
+    @classmethod
+    def _fleet_checksummed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_address(v) for v in value)
+
+    @field_validator("rpc_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init kwargs; they rank below env and mounted secrets.
+        return env_settings, file_secret_settings, init_settings
+
+    def build_strategy(self) -> Strategy[Any]:
+        try:
+            return build_strategy(self.strategy.name, self.strategy.params)
+        except StrategyConfigError as exc:
+            raise ConfigError(str(exc)) from None
+
+
+def _address(value: str) -> str:
+    if not Web3.is_address(value):
+        raise ValueError(f"{value!r} is not an address")
+    return str(Web3.to_checksum_address(value))
+
+
+def load_config(path: Path, *, secrets_dir: Path | None = None) -> BotConfig:
+    """Read, merge and validate a bot config; raise `ConfigError` with one line per problem.
+
+    Relative paths in the file (keystore, password file, journal, csv feeds) are relative to
+    the file's directory, so a config and its keystore can be moved together.
+    """
+    data = _read_toml(path)
+    secrets = secrets_dir or _default_secrets_dir()
+    try:
+        config = BotConfig(**data, _secrets_dir=secrets)
+        config.build_strategy()  # bad strategy params must fail at load time, not at tick 1
+    except ValidationError as exc:
+        raise ConfigError(_lines(path, exc)) from None
+    except ConfigError as exc:
+        raise ConfigError("\n".join(f"{path}: {line}" for line in str(exc).splitlines())) from None
+    return _rebase_paths(config, path.parent)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+
+
+def _default_secrets_dir() -> Path | None:
+    configured = os.environ.get(SECRETS_DIR_ENV)
+    if configured:
+        return Path(configured)
+    return DEFAULT_SECRETS_DIR if DEFAULT_SECRETS_DIR.is_dir() else None
+
+
+def _lines(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "(file)"
+        message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {where}: {message}")
+    return "\n".join(lines)
+
+
+def _rebase_paths(config: BotConfig, base_dir: Path) -> BotConfig:
+    def rebase(p: Path | None) -> Path | None:
+        return p if p is None or p.is_absolute() else base_dir / p
+
+    keystore = config.keystore.model_copy(
+        update={
+            "path": rebase(config.keystore.path),
+            "password_file": rebase(config.keystore.password_file),
+        }
+    )
+    runtime = config.runtime.model_copy(update={"journal": rebase(config.runtime.journal)})
+    feeds = [_rebase_feed(spec, base_dir) for spec in (config.feed, *config.fallback_feeds)]
+    return config.model_copy(
+        update={
+            "keystore": keystore,
+            "runtime": runtime,
+            "feed": feeds[0],
+            "fallback_feeds": tuple(feeds[1:]),
+        }
+    )
+
+
+def _rebase_feed(spec: FeedSpec, base_dir: Path) -> FeedSpec:
+    path = getattr(spec, "path", None)
+    if isinstance(path, Path) and not path.is_absolute():
+        return spec.model_copy(update={"path": base_dir / path})
+    return spec
+
+
+def human_amount(amount: int, decimals: int) -> Decimal:
+    """Base units as whole tokens, exactly (for logs and tables, never for sending)."""
+    return Decimal(amount).scaleb(-decimals)

@@ -1,0 +1,100 @@
+"""One tick's view of the chain: the book, own offers, balances, gas price and gas money.
+
+Everything comes from the chain at one block height, every tick: a bot restarted at any moment
+rebuilds exactly the state it had, so it cannot lose track of an offer or duplicate one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from web3 import Web3
+
+from bots.market import MarketClient
+from strategies.api import LiveOffer, Snapshot
+from strategies.money import Token
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """A snapshot without a reference price yet, plus what only the runner needs."""
+
+    snapshot: Snapshot
+    gas_price_wei: int
+    native_balance_wei: int
+
+    def with_price(self, price: Decimal | None) -> Snapshot:
+        return dataclasses.replace(self.snapshot, reference_price=price)
+
+
+def load_token(market: MarketClient, address: str) -> Token:
+    """Symbol and decimals as the token contract reports them (config only names addresses)."""
+    erc20 = market.token(address)
+    return Token(
+        address=erc20.address,
+        symbol=str(erc20.functions.symbol().call()),
+        decimals=int(erc20.functions.decimals().call()),
+    )
+
+
+class ChainView:
+    """Reads the state one bot trades on: its pair's book and its own account."""
+
+    def __init__(
+        self,
+        market: MarketClient,
+        base: Token,
+        quote: Token,
+        owner: str,
+        fleet: tuple[str, ...] = (),
+    ) -> None:
+        self.market = market
+        self.base = base
+        self.quote = quote
+        self.owner = Web3.to_checksum_address(owner)
+        self.fleet = frozenset(fleet)
+        self.last_book: tuple[list[LiveOffer], list[LiveOffer]] = ([], [])
+
+    def read(self, tick: int) -> Observation:
+        w3 = self.market.w3
+        block = w3.eth.get_block("latest")
+        number = int(block["number"])
+        bids, asks = self.market.book(self.base.address, self.quote.address, number)
+        self.last_book = (bids, asks)
+        own = tuple(o for o in (*bids, *asks) if o.owner == self.owner)
+        base_fee = block.get("baseFeePerGas")
+        gas_price = int(base_fee) if base_fee is not None else int(w3.eth.gas_price)
+        snapshot = Snapshot(
+            base=self.base,
+            quote=self.quote,
+            reference_price=None,
+            block_number=number,
+            timestamp=int(block["timestamp"]),
+            own_address=self.owner,
+            own_offers=own,
+            bids=tuple(bids),
+            asks=tuple(asks),
+            balances={
+                token.address: self.market.balance_of(token.address, self.owner, number)
+                for token in (self.base, self.quote)
+            },
+            escrowed=escrowed(own),
+            fleet=self.fleet,
+            tick=tick,
+        )
+        native = int(w3.eth.get_balance(self.owner, number))
+        return Observation(snapshot, gas_price, native)
+
+    def own_offers_anywhere(self) -> list[LiveOffer]:
+        """Every live offer of this account on the market, on any pair (for a full clean-up)."""
+        return self.market.owner_offers(self.owner)
+
+
+def escrowed(offers: tuple[LiveOffer, ...]) -> dict[str, int]:
+    totals: defaultdict[str, int] = defaultdict(int)
+    for offer in offers:
+        totals[offer.pay_token] += offer.remaining
+    return dict(totals)

@@ -1,0 +1,189 @@
+"""Bot config: TOML + OTCMM_* env + secrets dir, validated with one line per problem."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bots.config import BotConfig, load_config
+from bots.errors import ConfigError
+
+MARKET = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+BASE = "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512"
+QUOTE = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0"
+
+GOOD = f"""
+name = "maker-1"
+rpc_url = "http://127.0.0.1:8545"
+chain_id = 8995
+market = "{MARKET}"
+base = "{BASE}"
+quote = "{QUOTE}"
+tick_interval_s = 2
+
+[keystore]
+path = "keys/maker.json"
+password_file = "secrets/maker.pass"
+
+[strategy]
+name = "fixed_spread"
+params = {{ spread_bps = 40, size = 1_000, levels = 2 }}
+
+[feed]
+kind = "static"
+price = "1.25"
+
+[[fallback_feeds]]
+kind = "csv"
+path = "prices.csv"
+
+[risk]
+max_open_offers = 6
+max_gas_price_wei = 5_000_000_000
+feed_max_age_s = 30
+
+[runtime]
+journal = "state/journal.jsonl"
+metrics_port = 0
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "bot.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.upper().startswith("OTCMM_"):
+            monkeypatch.delenv(key)
+
+
+def test_a_good_file_loads_with_typed_values_and_relative_paths_rebased(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    assert config.name == "maker-1"
+    assert config.market == MARKET
+    assert config.base == "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"  # checksummed
+    assert config.risk.max_gas_price_wei == 5_000_000_000
+    assert config.keystore.path == tmp_path / "keys/maker.json"
+    assert config.keystore.password_file == tmp_path / "secrets/maker.pass"
+    assert config.runtime.journal == tmp_path / "state/journal.jsonl"
+    assert config.fallback_feeds[0].path == tmp_path / "prices.csv"  # type: ignore[union-attr]
+    assert config.build_strategy().name == "fixed_spread"
+
+
+def test_environment_overrides_the_file_including_nested_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTCMM_RPC_URL", "http://node:8545")
+    monkeypatch.setenv("OTCMM_RISK__MAX_OPEN_OFFERS", "2")
+    monkeypatch.setenv("OTCMM_TICK_INTERVAL_S", "7.5")
+    config = load_config(write(tmp_path, GOOD))
+    assert config.rpc_url == "http://node:8545"
+    assert config.risk.max_open_offers == 2
+    assert config.risk.max_gas_price_wei == 5_000_000_000  # the rest of the section stays
+    assert config.tick_interval_s == 7.5
+
+
+def test_secrets_directory_fills_values_like_a_mounted_kubernetes_secret(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets.d"
+    secrets.mkdir()
+    (secrets / "otcmm_rpc_url").write_text("https://node.internal/rpc", encoding="utf-8")
+    config = load_config(write(tmp_path, GOOD), secrets_dir=secrets)
+    assert config.rpc_url == "https://node.internal/rpc"
+
+
+def test_every_problem_is_reported_on_its_own_line(tmp_path: Path) -> None:
+    bad = (
+        GOOD.replace(f'market = "{MARKET}"', 'market = "0x123"')
+        .replace("tick_interval_s = 2", "tick_interval_s = -1")
+        .replace("max_open_offers = 6", "max_open_offers = 6\nmax_gas_price = 1")
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, bad))
+    lines = str(info.value).splitlines()
+    assert len(lines) == 3, lines
+    assert any("market: '0x123' is not an address" in line for line in lines)
+    assert any("tick_interval_s: Input should be greater than 0" in line for line in lines)
+    assert any("risk.max_gas_price: Extra inputs are not permitted" in line for line in lines)
+    assert all(line.startswith(str(tmp_path / "bot.toml")) for line in lines)
+
+
+def test_strategy_params_are_validated_by_the_strategy_at_load_time(tmp_path: Path) -> None:
+    bad = GOOD.replace("spread_bps = 40", "spread_bps = 0").replace("size = 1_000", "sise = 1")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, bad))
+    text = str(info.value)
+    assert "strategy fixed_spread: spread_bps: Input should be greater than 0" in text
+    assert "sise: Extra inputs are not permitted" in text
+    assert "size: Field required" in text
+
+
+def test_unknown_strategy_names_the_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown strategy 'fixed-spread'; known: .*fixed_spread"):
+        load_config(write(tmp_path, GOOD.replace('name = "fixed_spread"', 'name = "fixed-spread"')))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name = [", "invalid TOML"),
+        (GOOD.replace('kind = "static"', 'kind = "oracle"'), "feed"),
+        (GOOD.replace('rpc_url = "http://127.0.0.1:8545"', 'rpc_url = "ws://x"'), "http"),
+    ],
+)
+def test_malformed_inputs_are_config_errors(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_cli_check_exits_2_with_one_line_per_problem_and_no_traceback(tmp_path: Path) -> None:
+    bad = GOOD.replace("tick_interval_s = 2", "tick_interval_s = 0").replace(
+        "feed_max_age_s = 30", "feed_max_age_s = -5"
+    )
+    path = write(tmp_path, bad)
+    done = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "run", "--config", str(path), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("otcmm: error: ") for line in lines)
+    assert "Traceback" not in done.stderr
+
+
+def test_cli_check_accepts_a_good_file(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bots.cli",
+            "run",
+            "--config",
+            str(write(tmp_path, GOOD)),
+            "--check",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ok (bot maker-1, strategy fixed_spread)" in done.stdout
+
+
+def test_config_is_frozen() -> None:
+    assert BotConfig.model_config.get("frozen") is True
