@@ -23,6 +23,7 @@ lint: deps
 
 bench: deps
 	$(BIN)/python -m bench.gas
+	$(BIN)/python -m bench.tick
 
 compile: deps
 	$(BIN)/otcmm compile

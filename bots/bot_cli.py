@@ -73,7 +73,7 @@ def _reader(ref: MarketRef) -> tuple[MarketClient, Token, Token]:
     from bots.rpc import check_connection, connect
     from bots.snapshot import load_token
 
-    w3 = connect(ref.rpc_url)
+    w3 = connect(ref.rpc_url, retries=2)  # an operator at a terminal wants a quick answer
     check_connection(w3, ref.chain_id)
     market = MarketClient(w3, ref.market)
     return market, load_token(market, ref.base), load_token(market, ref.quote)
@@ -130,17 +130,31 @@ def _cmd_balances(args: argparse.Namespace) -> int:
         addresses.append(_bot_address(args.config))
     if not addresses:
         raise ConfigError("give --address or a --config whose keystore names the bot's address")
-    columns = ["gas"] + [f"{t.symbol} {kind}" for t in (base, quote) for kind in ("free", "escrow")]
-    print(f"{'address':<42}" + "".join(f"{c:>20}" for c in columns))
+    header = ["address", "gas ETH"]
+    header += [f"{t.symbol} {kind}" for t in (base, quote) for kind in ("free", "escrow")]
+    rows = [header]
     for address in addresses:
         owner = Web3.to_checksum_address(address)
         locked = escrowed(tuple(market.owner_offers(owner)))
-        cells = [Decimal(market.w3.eth.get_balance(owner)).scaleb(-18)]
+        row = [owner, f"{Decimal(market.w3.eth.get_balance(owner)).scaleb(-18):,.6f}"]
         for token in (base, quote):
-            cells.append(Decimal(market.balance_of(token.address, owner)).scaleb(-token.decimals))
-            cells.append(Decimal(locked.get(token.address, 0)).scaleb(-token.decimals))
-        print(f"{owner:<42}" + "".join(f"{c:>20}" for c in cells))
+            for amount in (market.balance_of(token.address, owner), locked.get(token.address, 0)):
+                row.append(f"{Decimal(amount).scaleb(-token.decimals):,.{token.decimals}f}")
+        rows.append(row)
+    print(_table(rows))
     return 0
+
+
+def _table(rows: list[list[str]]) -> str:
+    """Left-aligned first column, right-aligned numbers, two spaces between columns always."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(width) if i == 0 else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    )
 
 
 def _bot_address(config_path: Path) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,6 +35,7 @@ from bots.chainspec import MIN_GAS_LIMIT, render_chainspec
 from bots.devchain import DevChainParams
 from bots.errors import ConfigError
 from bots.paths import CHAIN_CONFIG_DIR, REPO_ROOT
+from bots.tomlfile import read_toml
 
 __all__ = [
     "Aura",
@@ -144,13 +144,7 @@ class Network(_Table):
 def load_network(path: Path = NETWORK_FILE) -> Network:
     """Read and validate a network file; every problem is reported, one line each."""
     shown = _display(path)
-    try:
-        with path.open("rb") as handle:
-            raw = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{shown}: file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{shown}: invalid TOML: {exc}") from None
+    raw = read_toml(path, "network file", shown)
     try:
         return Network.model_validate(raw)
     except ValidationError as exc:

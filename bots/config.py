@@ -10,7 +10,7 @@ risk limit must stop the bot, not quietly fall back to a default.
 from __future__ import annotations
 
 import os
-import tomllib
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -22,10 +22,12 @@ from web3 import Web3
 from bots.errors import ConfigError
 from bots.feeds import FeedSpec
 from bots.reconcile import Tolerance
+from bots.tomlfile import read_toml
 from strategies.api import Strategy, StrategyConfigError
 from strategies.registry import build_strategy
 
 ENV_PREFIX = "OTCMM_"
+_SYMBOL = re.compile(r"[A-Za-z0-9]{1,11}")
 SECRETS_DIR_ENV = "OTCMM_SECRETS_DIR"
 DEFAULT_SECRETS_DIR = Path("/run/secrets/otcmm")
 
@@ -92,7 +94,8 @@ class BotConfig(BaseSettings):
     name: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     rpc_url: str
     chain_id: int | None = Field(default=None, gt=0)
-    market: str
+    deployment: Path | None = None
+    market: str = ""
     base: str
     quote: str
     fleet: tuple[str, ...] = ()
@@ -105,10 +108,19 @@ class BotConfig(BaseSettings):
     reconcile: ReconcileConfig = ReconcileConfig()
     runtime: RuntimeConfig = RuntimeConfig()
 
-    @field_validator("market", "base", "quote")
+    @field_validator("market")
     @classmethod
     def _checksummed(cls, value: str) -> str:
-        return _address(value)
+        return _address(value) if value else value
+
+    @field_validator("base", "quote")
+    @classmethod
+    def _address_or_symbol(cls, value: str) -> str:
+        if value.startswith("0x"):
+            return _address(value)
+        if not _SYMBOL.fullmatch(value):
+            raise ValueError(f"{value!r} is neither an address nor an asset symbol")
+        return value
 
     @field_validator("fleet")
     @classmethod
@@ -153,7 +165,7 @@ def load_config(path: Path, *, secrets_dir: Path | None = None) -> BotConfig:
     Relative paths in the file (keystore, password file, journal, csv feeds) are relative to
     the file's directory, so a config and its keystore can be moved together.
     """
-    data = _read_toml(path)
+    data = read_toml(path, "config file")
     secrets = secrets_dir or _default_secrets_dir()
     try:
         config = BotConfig(**data, _secrets_dir=secrets)
@@ -162,19 +174,33 @@ def load_config(path: Path, *, secrets_dir: Path | None = None) -> BotConfig:
         raise ConfigError(_lines(path, exc)) from None
     except ConfigError as exc:
         raise ConfigError("\n".join(f"{path}: {line}" for line in str(exc).splitlines())) from None
-    return _rebase_paths(config, path.parent)
+    return _resolve_deployment(_rebase_paths(config, path.parent), path)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+def _resolve_deployment(config: BotConfig, path: Path) -> BotConfig:
+    """Fill the market and turn asset symbols into addresses from the seed job's file."""
+    symbols = [key for key in ("base", "quote") if not getattr(config, key).startswith("0x")]
+    if config.deployment is None:
+        missing = [
+            f"{path}: {key}: the symbol {getattr(config, key)!r} needs a deployment file"
+            for key in symbols
+        ]
+        if not config.market:
+            missing.append(f"{path}: market: set an address or a deployment file")
+        if missing:
+            raise ConfigError("\n".join(missing))
+        return config
+    from bots.deployment import load_deployment
+
+    deployment = load_deployment(config.deployment)
+    if deployment is None:
+        raise ConfigError(f"{path}: deployment: file not found: {config.deployment}")
+    update: dict[str, object] = {k: deployment.address_of(getattr(config, k)) for k in symbols}
+    if not config.market:
+        update["market"] = deployment.market
+    if config.chain_id is None:
+        update["chain_id"] = deployment.chain_id
+    return config.model_copy(update=update)
 
 
 def _default_secrets_dir() -> Path | None:
@@ -204,11 +230,13 @@ def _rebase_paths(config: BotConfig, base_dir: Path) -> BotConfig:
         }
     )
     runtime = config.runtime.model_copy(update={"journal": rebase(config.runtime.journal)})
+    deployment = rebase(config.deployment)
     feeds = [_rebase_feed(spec, base_dir) for spec in (config.feed, *config.fallback_feeds)]
     return config.model_copy(
         update={
             "keystore": keystore,
             "runtime": runtime,
+            "deployment": deployment,
             "feed": feeds[0],
             "fallback_feeds": tuple(feeds[1:]),
         }

@@ -97,8 +97,10 @@ class DevChain:
         mode: MiningMode = "auto",
         extra_args: tuple[str, ...] = (),
         start_timeout_s: float = _START_TIMEOUT_S,
+        port: int = 0,
     ) -> None:
         self.params = params
+        self.port = port
         self.mode = mode
         self.extra_args = extra_args
         self.start_timeout_s = start_timeout_s
@@ -116,7 +118,7 @@ class DevChain:
         cmd = [
             str(anvil_binary()),
             "--host", "127.0.0.1",
-            "--port", "0",
+            "--port", str(self.port),
             "--chain-id", str(p.chain_id),
             "--gas-limit", str(p.gas_limit),
             "--hardfork", p.hardfork,

@@ -70,12 +70,19 @@ def current_fees(w3: Web3, cap_wei: int | None = None) -> Fees:
     Raises `GasPriceCapExceeded` when the result is above `cap_wei`.
     """
     base_fee = w3.eth.get_block("latest").get("baseFeePerGas")
+    return check_cap(fees_for_base_fee(w3, base_fee), cap_wei)
+
+
+def fees_for_base_fee(w3: Web3, base_fee: int | None) -> Fees:
+    """The fees a transaction would carry on a block with `base_fee` (None: a legacy chain).
+
+    Shared by the sender and the risk guard, so the gas-cap safety stop and the sender's own
+    cap check compare the same number.
+    """
     if base_fee is None:
-        fees = Fees({"gasPrice": int(w3.eth.gas_price)})
-    else:
-        tip = int(w3.eth.max_priority_fee) if base_fee > 0 else 0
-        fees = Fees({"maxFeePerGas": 2 * int(base_fee) + tip, "maxPriorityFeePerGas": tip})
-    return check_cap(fees, cap_wei)
+        return Fees({"gasPrice": int(w3.eth.gas_price)})
+    tip = int(w3.eth.max_priority_fee) if base_fee > 0 else 0
+    return Fees({"maxFeePerGas": 2 * int(base_fee) + tip, "maxPriorityFeePerGas": tip})
 
 
 def bump_within_cap(fees: Fees, cap_wei: int | None) -> Fees | None:

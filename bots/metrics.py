@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-DECISION_OUTCOMES = ("quote", "noop", "safety_stop", "no_reference")
+DECISION_OUTCOMES = ("quote", "noop", "safety_stop", "no_reference", "strategy_error")
 SAFETY_STOP_REASONS = ("stale_feed", "gas_cap", "balances", "gas_balance")
 _SIDES = ("bid", "ask")
 _TICK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)

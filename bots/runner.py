@@ -79,9 +79,12 @@ class Bot:
     def _tick(self, tick: int) -> TickReport:
         observation = self.view.read(tick)
         reading = self._read_feed()
-        snapshot = observation.with_price(reading.price if reading else None)
+        conditions = self._conditions(observation, reading)
+        # A stale price is no price: the strategy must not quote around it.
+        price = reading.price if reading is not None and conditions.feed_fresh else None
+        snapshot = observation.with_price(price)
         decision, outcome = self._decide(snapshot)
-        guarded = guard(decision, snapshot, self.limits, self._conditions(observation, reading))
+        guarded = guard(decision, snapshot, self.limits, conditions)
         plan, takes = self._plan(guarded, snapshot)
         if guarded.stops:
             outcome = "safety_stop"

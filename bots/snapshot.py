@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from web3 import Web3
 
+from bots.fees import fees_for_base_fee
 from bots.market import MarketClient
 from strategies.api import LiveOffer, Snapshot
 from strategies.money import Token
@@ -65,8 +66,7 @@ class ChainView:
         bids, asks = self.market.book(self.base.address, self.quote.address, number)
         self.last_book = (bids, asks)
         own = tuple(o for o in (*bids, *asks) if o.owner == self.owner)
-        base_fee = block.get("baseFeePerGas")
-        gas_price = int(base_fee) if base_fee is not None else int(w3.eth.gas_price)
+        gas_price = fees_for_base_fee(w3, block.get("baseFeePerGas")).max_price
         snapshot = Snapshot(
             base=self.base,
             quote=self.quote,

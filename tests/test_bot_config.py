@@ -187,3 +187,45 @@ def test_cli_check_accepts_a_good_file(tmp_path: Path) -> None:
 
 def test_config_is_frozen() -> None:
     assert BotConfig.model_config.get("frozen") is True
+
+
+def test_symbols_and_market_come_from_the_seed_jobs_deployment_file(tmp_path: Path) -> None:
+    from bots.deployment import AssetRecord, Deployment, save_deployment
+
+    save_deployment(
+        tmp_path / "deployment.json",
+        Deployment(
+            chain_id=8995,
+            market=MARKET,
+            assets={
+                "BND30": AssetRecord(address=BASE, name="Bond", decimals=2),
+                "EURT": AssetRecord(address=QUOTE, name="Euro", decimals=2),
+            },
+        ),
+    )
+    text = (
+        GOOD.replace(f'market = "{MARKET}"\n', 'deployment = "deployment.json"\n')
+        .replace(f'base = "{BASE}"', 'base = "BND30"')
+        .replace(f'quote = "{QUOTE}"', 'quote = "EURT"')
+        .replace("chain_id = 8995\n", "")
+    )
+    config = load_config(write(tmp_path, text))
+    assert config.market == MARKET
+    assert config.base == "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+    assert config.quote == QUOTE
+    assert config.chain_id == 8995
+
+
+def test_a_symbol_without_a_deployment_file_is_explained(tmp_path: Path) -> None:
+    text = GOOD.replace(f'base = "{BASE}"', 'base = "BND30"')
+    with pytest.raises(ConfigError, match="the symbol 'BND30' needs a deployment file"):
+        load_config(write(tmp_path, text))
+
+
+def test_an_unknown_symbol_in_the_deployment_is_a_config_error(tmp_path: Path) -> None:
+    from bots.deployment import Deployment, save_deployment
+
+    save_deployment(tmp_path / "d.json", Deployment(chain_id=8995, market=MARKET, assets={}))
+    text = GOOD.replace(f'base = "{BASE}"', 'base = "BND30"\ndeployment = "d.json"')
+    with pytest.raises(ConfigError, match="BND30"):
+        load_config(write(tmp_path, text))

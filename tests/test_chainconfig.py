@@ -274,7 +274,7 @@ def test_every_problem_gets_its_own_line(tmp_path: Path) -> None:
 def test_errors_name_repository_files_relative_to_the_repository() -> None:
     with pytest.raises(ConfigError) as caught:
         load_network(NETWORK_FILE.parent / "missing.toml")
-    assert str(caught.value) == "chain-config/missing.toml: file not found"
+    assert str(caught.value) == "network file not found: chain-config/missing.toml"
 
 
 def test_malformed_toml_raises_a_one_line_config_error(tmp_path: Path) -> None:

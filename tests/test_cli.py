@@ -12,8 +12,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*OTCMM, *args], capture_output=True, text=True, cwd=REPO, timeout=300)
 
 
-def test_demo_trades_once_and_reports_gas() -> None:
-    result = run("demo")
+def test_roundtrip_trades_once_and_reports_gas() -> None:
+    result = run("roundtrip")
     assert result.returncode == 0, result.stderr
     for step in ("make", "partial take", "cancel"):
         assert any(line.startswith(step) for line in result.stdout.splitlines())

@@ -1,0 +1,165 @@
+"""`otcmm book` and `otcmm balances` as separate processes against the session's dev chain."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+
+from tests.chainfixtures import TwoAssetMarket, World, rolled_back, two_asset_market
+
+pytestmark = pytest.mark.chain
+
+REPO = Path(__file__).resolve().parents[1]
+FUNDS = 10_000_00  # 10 000.00 of each token (both have 2 decimals)
+
+
+@pytest.fixture(scope="module")
+def fresh_book(session_world: World) -> Iterator[TwoAssetMarket]:
+    with rolled_back(session_world):
+        yield two_asset_market(
+            session_world, TwoAssetMarket, ("alice", "bob"), FUNDS, usd_decimals=2
+        )
+
+
+def otcmm(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bots.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+
+
+def market_flags(book: TwoAssetMarket, rpc_url: str | None = None) -> list[str]:
+    return [
+        "--rpc-url",
+        rpc_url or book.world.chain.url,
+        "--market",
+        book.market.address,
+        "--base",
+        book.bnd.address,
+        "--quote",
+        book.usd.address,
+    ]
+
+
+def closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def rows(stdout: str, first: str) -> list[list[str]]:
+    """Table rows whose first cell is `first`, split into cells."""
+    return [line.split() for line in stdout.splitlines() if line.split()[:1] == [first]]
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("otcmm: error: ")
+    return lines[0]
+
+
+def test_book_lists_offers_in_whole_tokens_with_side_counts(book: TwoAssetMarket) -> None:
+    ask = book.make("alice", 12_50, 1_262_50)  # 12.50 BND for 1262.50 USD: 101 each
+    bid = book.make("bob", 990_00, 10_00, reverse=True)  # 990.00 USD for 10.00 BND: 99 each
+    book.make("bob", 485_00, 5_00, reverse=True)  # 5.00 BND at 97
+
+    result = otcmm("book", *market_flags(book))
+
+    assert result.returncode == 0, result.stderr
+    asks, bids = rows(result.stdout, "ask"), rows(result.stdout, "bid")
+    assert [(Decimal(r[1]), Decimal(r[2]), int(r[3])) for r in asks] == [
+        (Decimal(101), Decimal("12.5"), ask)
+    ]
+    assert [(Decimal(r[1]), Decimal(r[2])) for r in bids] == [
+        (Decimal(99), Decimal(10)),
+        (Decimal(97), Decimal(5)),
+    ]
+    assert int(bids[0][3]) == bid
+    assert asks[0][4] == book.world.addr("alice")
+    assert result.stdout.splitlines()[-1] == "2 bids, 1 asks (BND/USD)"
+
+
+def test_book_shows_remaining_size_after_a_partial_take(book: TwoAssetMarket) -> None:
+    ask = book.make("alice", 10_00, 1_000_00)
+    book.world.send("bob", book.market.functions.buy(ask, 2_50))
+
+    result = otcmm("book", *market_flags(book))
+
+    assert result.returncode == 0, result.stderr
+    (row,) = rows(result.stdout, "ask")
+    assert (Decimal(row[1]), Decimal(row[2])) == (Decimal(100), Decimal("7.5"))
+    assert result.stdout.splitlines()[-1] == "0 bids, 1 asks (BND/USD)"
+
+
+def test_balances_show_free_and_escrowed_amounts_per_address(book: TwoAssetMarket) -> None:
+    book.make("alice", 12_50, 1_262_50)
+    book.make("bob", 990_00, 10_00, reverse=True)
+    alice, bob = book.world.addr("alice"), book.world.addr("bob")
+
+    result = otcmm("balances", *market_flags(book), "--address", alice, "--address", bob)
+
+    assert result.returncode == 0, result.stderr
+    header = result.stdout.splitlines()[0]
+    assert header.split() == "address gas ETH BND free BND escrow USD free USD escrow".split()
+    table = {line[:42]: line[42:].split() for line in result.stdout.splitlines()[1:]}
+    assert set(table) == {alice, bob}
+    # gas, then BND free, BND escrowed, USD free, USD escrowed, in whole tokens
+    assert [Decimal(cell.replace(",", "")) for cell in table[alice][1:]] == [
+        Decimal("9987.5"),
+        Decimal("12.5"),
+        10_000,
+        0,
+    ]
+    assert [Decimal(cell.replace(",", "")) for cell in table[bob][1:]] == [10_000, 0, 9_010, 990]
+    gas_wei = book.world.w3.eth.get_balance(Web3.to_checksum_address(alice))
+    assert Decimal(table[alice][0].replace(",", "")) == round(Decimal(gas_wei).scaleb(-18), 6)
+
+
+def test_balances_columns_stay_apart_with_a_large_gas_balance(book: TwoAssetMarket) -> None:
+    alice = book.world.addr("alice")
+    assert book.world.w3.eth.get_balance(Web3.to_checksum_address(alice)) >= 10**18
+
+    result = otcmm("balances", *market_flags(book), "--address", alice)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1].split()[0] == alice
+
+
+@pytest.mark.parametrize("command", ["book", "balances"])
+def test_missing_market_flags_exit_2_with_one_line(command: str, book: TwoAssetMarket) -> None:
+    result = otcmm(command, "--rpc-url", book.world.chain.url, "--market", book.market.address)
+
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert "--base" in line and "--quote" in line
+
+
+def test_a_bad_address_exits_2_naming_the_flag(book: TwoAssetMarket) -> None:
+    flags = market_flags(book)
+    flags[flags.index("--base") + 1] = "0x1234"
+
+    result = otcmm("book", *flags)
+
+    assert result.returncode == 2
+    assert "--base" in one_error_line(result)
+
+
+def test_unreachable_rpc_exits_4_with_one_line(book: TwoAssetMarket) -> None:
+    result = otcmm("book", *market_flags(book, rpc_url=closed_port_url()))
+
+    assert result.returncode == 4
+    assert "cannot reach RPC" in one_error_line(result)
+    assert result.stdout == ""

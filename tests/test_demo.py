@@ -1,0 +1,30 @@
+"""`otcmm demo`, shortened: a real chain, the seed job and three bot processes that trade."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from bots.demo import BOT_NAMES, DemoOptions, run_demo
+
+pytestmark = pytest.mark.chain
+
+
+def test_a_short_demo_trades_and_every_token_is_accounted_for(tmp_path: Path) -> None:
+    out = io.StringIO()
+    report = run_demo(DemoOptions(duration_s=15, refresh_s=2, workdir=tmp_path), out=out)
+    text = out.getvalue()
+    assert report.trades.trades > 0, text
+    assert report.trades.base_volume > 0 and report.trades.quote_volume > 0
+    assert report.conservation.ok, text
+    assert "conservation check:" in text and "=> OK" in text
+    for name in BOT_NAMES:
+        assert f"started {name}" in text
+        assert (tmp_path / "keys" / f"{name}.json").exists()
+    # The bots cancelled on SIGTERM: nothing of theirs is left on the book.
+    assert report.offers_left == dict.fromkeys(BOT_NAMES, 0), text
+    market_escrow = [line for line in report.conservation.lines if "live offers escrow" in line]
+    assert len(market_escrow) == 2
+    assert all(report.pnl(name) is not None for name in BOT_NAMES)
