@@ -97,11 +97,11 @@ def format_book(
         return f"{side:<4} {shown:>18} {amount:>20} {offer.id:>24}  {offer.owner}"
 
     ask_rows = sorted(
-        ((offer_price(base, quote, o.remaining, o.remaining_buy), o) for o in asks),
+        ((offer_price(base, quote, o.pay_amt, o.buy_amt), o) for o in asks),  # its rate
         key=lambda pair: pair[0],
     )[:depth]
     bid_rows = sorted(
-        ((offer_price(base, quote, o.remaining_buy, o.remaining), o) for o in bids),
+        ((offer_price(base, quote, o.buy_amt, o.pay_amt), o) for o in bids),
         key=lambda pair: -pair[0],
     )[:depth]
     header = (

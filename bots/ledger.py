@@ -97,9 +97,14 @@ def conservation(
         in_market = market.balance_of(token.address, market.market_address)
         token_ok = supply == held + in_market and in_market == escrow[token.address]
         ok = ok and token_ok
+
+        def show(units: int, token: Token = token) -> str:
+            return f"{Decimal(units).scaleb(-token.decimals):,.{token.decimals}f}"
+
         lines.append(
-            f"{token.symbol}: supply {supply} = holders {held} + market {in_market}"
-            f" (live offers escrow {escrow[token.address]}): {'OK' if token_ok else 'MISMATCH'}"
+            f"{token.symbol}: supply {show(supply)} = holders {show(held)} + market"
+            f" {show(in_market)} (live offers escrow {show(escrow[token.address])}):"
+            f" {'OK' if token_ok else 'MISMATCH'}"
         )
     return ConservationResult(ok, tuple(lines))
 
