@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +64,8 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     else:
         password = read_password(password_file=args.password_file, prompt=True)
         initializer = unlock(args.keystore, password)
-    report = run_seed(w3, initializer, plan, deployment_path, progress=_print_progress)
+    with _progress() as progress:
+        report = run_seed(w3, initializer, plan, deployment_path, progress=progress)
     print(format_report(report))
     print(f"deployment: {deployment_path}")
     return 0
@@ -77,6 +80,24 @@ def _dev_account(index: int) -> LocalAccount:
     if not 0 <= index < params.accounts:
         raise ConfigError(f"--dev-account must be in [0, {params.accounts})")
     return dev_accounts(params, index + 1)[index]
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int, int, str], None]]:
+    """A progress bar on a terminal; one line per action in a Job's log, which has no cursor."""
+    if not sys.stderr.isatty():
+        yield _print_progress
+        return
+    from tqdm import tqdm
+
+    with tqdm(unit="tx", file=sys.stderr, leave=True) as bar:
+
+        def update(done: int, total: int, label: str) -> None:
+            bar.total = total
+            bar.set_description_str(label[:40])
+            bar.update(done - bar.n)
+
+        yield update
 
 
 def _print_progress(done: int, total: int, label: str) -> None:

@@ -204,3 +204,22 @@ def test_missing_keystores_are_a_config_error(job: Path, world: World) -> None:
     result = seed(job, world, "--dry-run")
     assert result.returncode == 2
     assert "participant maker-a: keystore not found" in result.stderr
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_in_a_log(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from bots import seed_cli
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    for stream, expected in ((Terminal(), "3/3"), (io.StringIO(), "[3/3] last step")):
+        monkeypatch.setattr("sys.stderr", stream)
+        with seed_cli._progress() as progress:
+            progress(1, 3, "first step")
+            progress(3, 3, "last step")
+        assert expected in stream.getvalue()
