@@ -72,6 +72,7 @@ class MarketClient:
         )
         self.market_address = self.contract.address
         self._tx = transactor
+        self._tokens: dict[str, Contract] = {}
 
     # ------------------------------------------------------------------ reading
     def pair_offers(self, pay_token: str, buy_token: str, block: Block = "latest") -> list[Offer]:
@@ -111,7 +112,14 @@ class MarketClient:
         return int(self.contract.functions.spendFor(offer_id, quantity).call())
 
     def token(self, address: str) -> Contract:
-        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=_ERC20_ABI)
+        """The ERC20 at `address`, built once: building a contract object costs more CPU than
+        the eth_call made through it."""
+        contract = self._tokens.get(address)
+        if contract is None:
+            checksummed = Web3.to_checksum_address(address)
+            contract = self.w3.eth.contract(address=checksummed, abi=_ERC20_ABI)
+            self._tokens[address] = contract
+        return contract
 
     def balance_of(self, token: str, owner: str, block: Block = "latest") -> int:
         return int(self.token(token).functions.balanceOf(owner).call(block_identifier=block))
