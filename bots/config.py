@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from web3 import Web3
 
 from bots.errors import ConfigError
-from bots.feeds import FeedSpec
+from bots.feedspec import FeedSpec
 from bots.reconcile import Tolerance
 from bots.tomlfile import read_toml
 from strategies.api import Strategy, StrategyConfigError

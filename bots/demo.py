@@ -39,8 +39,8 @@ from bots.market import MarketClient
 from bots.oracle import PriceOracle
 from bots.report import DemoReport, build_report
 from bots.rpc import connect
-from bots.seed import fleet_keystores, format_report, run_seed
-from bots.seedplan import load_plan
+from bots.seedplan import fleet_keystores, load_plan
+from bots.seedrun import format_report, run_seed
 from bots.snapshot import load_token
 
 EXAMPLE_DIR = Path(__file__).parent / "examples" / "demo"

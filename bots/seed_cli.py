@@ -44,7 +44,8 @@ def _cmd_fleet_keystores(args: argparse.Namespace) -> int:
 
 def _cmd_seed(args: argparse.Namespace) -> int:
     from bots.rpc import check_connection, connect
-    from bots.seed import format_actions, format_report, plan_seed, run_seed
+    from bots.seed import format_actions
+    from bots.seedrun import format_report, plan_seed, run_seed
 
     plan = load_plan(args.plan)
     deployment_path: Path = args.deployment or args.plan.parent / "deployment.json"

@@ -26,7 +26,8 @@ from bots.chain import Transactor, TxEvent
 from bots.config import BotConfig
 from bots.errors import ChainError, OtcmmError
 from bots.executor import Executor
-from bots.feeds import FallbackFeed, PriceFeed, feed_from_spec
+from bots.feeds import FallbackFeed, PriceFeed
+from bots.feedspec import feed_from_spec
 from bots.health import HealthServer
 from bots.journal import TxJournal
 from bots.keystore import read_password, unlock

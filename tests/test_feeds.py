@@ -19,20 +19,16 @@ import pytest
 from bots.errors import ChainError, ConfigError, OtcmmError
 from bots.feeds import (
     BookFeed,
-    BookSpec,
     CsvFeed,
     FallbackFeed,
     FeedError,
     GbmFeed,
     HttpFeed,
-    HttpSpec,
     PriceFeed,
     PriceReading,
     StaticFeed,
-    StaticSpec,
-    build_feed,
-    feed_from_spec,
 )
+from bots.feedspec import BookSpec, HttpSpec, StaticSpec, build_feed, feed_from_spec
 from strategies.api import LiveOffer
 from strategies.money import Token
 from strategies.testing import BASE, QUOTE, ask_offer, bid_offer

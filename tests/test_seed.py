@@ -33,12 +33,11 @@ from bots.seed import (
     SeedError,
     TopUpGas,
     TopUpToken,
-    format_report,
     plan_actions,
     preflight,
-    run_seed,
 )
 from bots.seedplan import SeedPlan, format_units, load_plan, participant_addresses, to_units
+from bots.seedrun import format_report, run_seed
 from tests.chainfixtures import World
 
 ALICE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
