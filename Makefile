@@ -24,6 +24,7 @@ lint: deps
 bench: deps
 	$(BIN)/python -m bench.gas
 	$(BIN)/python -m bench.tick
+	$(BIN)/python -m bench.backtest
 
 compile: deps
 	$(BIN)/otcmm compile
@@ -50,3 +51,21 @@ $(NPM_STAMP): package.json package-lock.json
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# Kubernetes / OpenShift (k8s/README.md). OVERLAY: dev (default), openshift, openethereum.
+.PHONY: k8s-render k8s-validate deploy teardown
+OVERLAY ?= dev
+
+k8s-render: $(PY_STAMP)
+	$(BIN)/otcmm k8s render
+
+# Offline: rendered files up to date, every overlay built and schema-checked, hadolint.
+k8s-validate: $(PY_STAMP)
+	$(BIN)/otcmm k8s render --check
+	$(BIN)/pytest -q tests/test_k8s.py tests/test_containerfile.py
+
+deploy: $(PY_STAMP)
+	k8s/scripts/deploy.sh $(OVERLAY)
+
+teardown:
+	k8s/scripts/teardown.sh $(OVERLAY)
