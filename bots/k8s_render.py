@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
-import re
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -26,6 +23,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bots.errors import ConfigError, OtcmmError
+from bots.tomlfile import read_toml
+from bots.yamlwrite import dump_documents
 
 if TYPE_CHECKING:
     from bots.config import BotConfig
@@ -103,7 +102,7 @@ class Fleet(_Model):
 
 def load_fleet(path: Path) -> Fleet:
     """Read and validate the fleet file; `ConfigError` with one line per problem."""
-    data = _read_toml(path)
+    data = read_toml(path, "fleet file")
     try:
         return Fleet.model_validate(data)
     except ValidationError as exc:
@@ -133,19 +132,9 @@ def render(fleet_path: Path, out_dir: Path) -> dict[Path, bytes]:
     return files
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"file not found: {path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-
-
 def _bot_toml(path: Path, name: str, fleet: Fleet) -> str:
     """The bot file's text, once it validates with the wiring the Deployment adds."""
-    data = _read_toml(path)
+    data = read_toml(path, "bot config")
     clashes = [key for key in _WIRING if _lookup(data, key.split("__")) is not None]
     if clashes:
         names = ", ".join(k.replace("__", ".") for k in clashes)
@@ -377,59 +366,6 @@ def _seed_patch(secrets: dict[str, str]) -> dict[str, Any]:
 # A small YAML writer: the output is read by kustomize and reviewed by people, and PyYAML is
 # not a runtime dependency. Strings that could be read as anything else are JSON-quoted (JSON
 # strings are valid YAML), multi-line text becomes a literal block so bot.toml stays readable.
-_PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./-]*$")
-_RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
-
-
-def dump_documents(docs: list[dict[str, Any]]) -> str:
-    return "---\n".join("\n".join(_node(doc, 0)) + "\n" for doc in docs)
-
-
-def _scalar(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        plain = _PLAIN.match(value) and value.lower() not in _RESERVED
-        return value if plain else json.dumps(value)
-    raise TypeError(f"cannot write {type(value).__name__} as YAML")
-
-
-def _node(value: object, indent: int) -> list[str]:
-    pad = " " * indent
-    if isinstance(value, dict):
-        return [
-            line for key, item in value.items() for line in _entry(pad + _scalar(key), item, indent)
-        ]
-    if isinstance(value, list):
-        lines = []
-        for item in value:
-            inner = _node(item, indent + 2) if isinstance(item, dict | list) and item else None
-            if inner is None:
-                lines.extend(_entry(pad + "-", item, indent, dash=True))
-            else:
-                lines.append(pad + "- " + inner[0].lstrip())
-                lines.extend(inner[1:])
-        return lines
-    return [pad + _scalar(value)]
-
-
-def _entry(head: str, value: object, indent: int, *, dash: bool = False) -> list[str]:
-    sep = " " if dash else ": "
-    if isinstance(value, dict | list) and not value:
-        return [head + sep + ("{}" if isinstance(value, dict) else "[]")]
-    if isinstance(value, dict | list):
-        return [head + ":", *_node(value, indent + 2)]
-    if isinstance(value, str) and "\n" in value and not value.startswith(" "):
-        chomp = "" if value.endswith("\n") and not value.endswith("\n\n") else "-"
-        chomp = "+" if value.endswith("\n\n") else chomp
-        body = value[:-1] if value.endswith("\n") else value
-        lines = [" " * (indent + 2) + line if line else "" for line in body.split("\n")]
-        return [head + sep + "|" + chomp, *lines]
-    return [head + sep + _scalar(value)]
-
-
 def stale_files(files: dict[Path, bytes], out_dir: Path) -> list[Path]:
     """Generated files whose bytes differ, plus leftovers of bots no longer in the fleet."""
     changed = [path for path, data in files.items() if _read_bytes(path) != data]

@@ -33,6 +33,7 @@ from bots import k8s_render
 from bots.cli import build_parser, main
 from bots.config import load_config
 from bots.errors import ConfigError
+from bots.yamlwrite import dump_documents
 
 REPO = Path(__file__).resolve().parents[1]
 K8S = REPO / "k8s"
@@ -564,7 +565,7 @@ def test_render_refuses_a_seed_participant_outside_the_fleet(tmp_path: Path) -> 
 def test_yaml_writer_round_trips(value: str) -> None:
     doc = {"data": {"k": value}, "list": [value, {"a": value, "b": [1, True]}, [], {}], "n": None}
     doc.pop("n")
-    text = k8s_render.dump_documents([doc, {"second": [value]}])
+    text = dump_documents([doc, {"second": [value]}])
     assert list(yaml.safe_load_all(text)) == [doc, {"second": [value]}]
 
 
