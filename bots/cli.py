@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 
+from bots.backtest.cli import register as register_backtest
 from bots.bot_cli import register as register_bot
 from bots.errors import OtcmmError
 from bots.k8s_render import register as register_k8s
@@ -199,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_bot(sub)
     register_k8s(sub)
     register_seed(sub)
+    register_backtest(sub)
     return parser
 
 

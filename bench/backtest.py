@@ -1,0 +1,175 @@
+"""Speed of a backtest: steps/s and transactions/s, next to anvil's raw transaction ceiling.
+
+Run: `.venv/bin/python -m bench.backtest [--steps N] [--profile]`. A backtest of 3 bots (a
+fixed_spread maker, a noise taker and an informed taker) runs N steps (2 000 by default) through
+`bots.backtest.engine.run_backtest`, exactly as `otcmm backtest` runs it. The ceiling is measured
+in the same run on a fresh dev chain: simple value transfers signed with eth_account and sent raw
+through `bots.rpc.connect` as fast as one Python thread can, automine. Then: where the loop's time
+goes (wall seconds per phase) and the JSON-RPC calls per step. `--profile` adds cProfile's top
+entries. Figures vary by machine and load; nothing is asserted beyond the run being correct.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import pstats
+import sys
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from bots.backtest.analytics import analyse
+from bots.backtest.engine import RunResult, run_backtest
+from bots.backtest.progress import ProgressLine
+from bots.backtest.scenario import Scenario
+from bots.chainconfig import devchain_params, load_network
+from bots.devchain import DevChain, dev_accounts
+from bots.logs import configure_logging
+from bots.rpc import connect
+
+T = TypeVar("T")
+RAW_TRANSFERS = 2_000
+
+
+def scenario(steps: int) -> Scenario:
+    return Scenario.model_validate(
+        {
+            "name": "bench",
+            "seed": 1,
+            "steps": steps,
+            "block_interval_s": 60,
+            "market": {
+                "base": {"symbol": "BND", "decimals": 4},
+                "quote": {"symbol": "EURT", "decimals": 2},
+            },
+            "path": {"kind": "gbm", "start": "100", "volatility": 0.5},
+            "bots": [
+                {
+                    "name": "mm",
+                    "strategy": {
+                        "name": "fixed_spread",
+                        "params": {"spread_bps": 20, "levels": 2, "size": 100_000},
+                    },
+                    "inventory": {"base": 10**8, "quote": 10**9},
+                }
+            ],
+            "flow": [
+                {
+                    "kind": "noise",
+                    "name": "noise",
+                    "probability": 0.5,
+                    "inventory": {"base": 10**8, "quote": 10**9},
+                },
+                {
+                    "kind": "informed",
+                    "name": "informed",
+                    "edge_bps": 2,
+                    "budget_quote": 10**6,
+                    "budget_base": 10**5,
+                    "inventory": {"base": 10**8, "quote": 10**9},
+                },
+            ],
+        }
+    )
+
+
+def raw_throughput(count: int) -> tuple[float, float]:
+    """(signed tx/s, send-only tx/s): value transfers, one account, automine."""
+    params = devchain_params(load_network())
+    with DevChain(params, mode="auto") as chain:
+        w3 = connect(chain.url)
+        sender, receiver = dev_accounts(params, 2)
+        base = {
+            "to": receiver.address,
+            "value": 1,
+            "gas": 21_000,
+            "maxFeePerGas": 0,
+            "maxPriorityFeePerGas": 0,
+            "chainId": params.chain_id,
+            "type": 2,
+        }
+        started = time.perf_counter()
+        for nonce in range(count):
+            signed = sender.sign_transaction({**base, "nonce": nonce})
+            last = w3.eth.send_raw_transaction(signed.raw_transaction)
+        w3.eth.wait_for_transaction_receipt(last, timeout=30, poll_latency=0.001)
+        signed_rate = count / (time.perf_counter() - started)
+        presigned = [
+            sender.sign_transaction({**base, "nonce": count + i}).raw_transaction
+            for i in range(count)
+        ]
+        started = time.perf_counter()
+        for raw in presigned:
+            last = w3.eth.send_raw_transaction(raw)
+        w3.eth.wait_for_transaction_receipt(last, timeout=30, poll_latency=0.001)
+        send_rate = count / (time.perf_counter() - started)
+        mined = int(w3.eth.get_transaction_count(sender.address))
+        if mined != 2 * count:
+            raise SystemExit(f"raw throughput: {mined} of {2 * count} transfers mined")
+        return signed_rate, send_rate
+
+
+def profiled(enabled: bool, call: Callable[[], T]) -> tuple[T, str]:
+    if not enabled:
+        return call(), ""
+    profile = cProfile.Profile()
+    result = profile.runcall(call)
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("tottime").print_stats(15)
+    return result, text.getvalue()
+
+
+def report(result: RunResult, signed: float, send_only: float) -> str:
+    steps = len(result.steps)
+    loop = result.loop_s
+    lines = [
+        f"backtest: 3 bots (fixed_spread maker, noise, informed), {steps} steps, "
+        f"{result.txs} transactions",
+        f"  {steps / loop:8.1f} steps/s   {result.txs / loop:8.1f} tx/s   "
+        f"(loop {loop:.1f} s; wall {result.wall_s:.1f} s with chain start, setup and reads)",
+        f"anvil ceiling, same machine and run: {signed:8.1f} tx/s signed+sent, "
+        f"{send_only:.1f} tx/s pre-signed",
+        "",
+        f"{'where the time goes':<40}{'seconds':>9}{'ms/step':>9}{'share':>7}",
+        "-" * 65,
+    ]
+    total = sum(result.timings.values())
+    for phase, seconds in sorted(result.timings.items(), key=lambda kv: -kv[1]):
+        lines.append(
+            f"{phase:<40}{seconds:>9.2f}{1000 * seconds / steps:>9.2f}"
+            f"{100 * seconds / total:>6.1f}%"
+        )
+    calls = sum(result.rpc_calls.values())
+    top = sorted(result.rpc_calls.items(), key=lambda kv: -kv[1])
+    lines.append("")
+    lines.append(f"JSON-RPC calls: {calls / steps:.1f} per step; by method (per step):")
+    lines += [f"  {method:<28}{count / steps:>7.2f}" for method, count in top]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=2_000, help="steps of the backtest (2000)")
+    parser.add_argument("--profile", action="store_true", help="add cProfile's top entries")
+    args = parser.parse_args(argv)
+    configure_logging("console", "error")
+    progress = ProgressLine("bench")
+    result, profile = profiled(
+        args.profile, lambda: run_backtest(scenario(args.steps), progress=progress)
+    )
+    progress.close()
+    analysis = analyse(result)
+    if not analysis.ok:
+        raise SystemExit("conservation or accounting check failed: the figures mean nothing")
+    signed, send_only = raw_throughput(RAW_TRANSFERS)
+    print(report(result, signed, send_only))
+    if profile:
+        print("\ncProfile, top 15 by own time (profiling slows the run):")
+        print(profile)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,336 @@
+"""The step loop: the backtest owns the chain's clock, the agents' feeds and their clocks.
+
+Design (deterministic by construction): anvil runs with `--no-mining` and a block-timestamp
+interval of 0, and every raw transaction is followed at once by an `evm_mine` (see
+`MiningProvider`): `bots.chain.Transactor` waits for each receipt, so on a chain that only mines
+on request a tick would otherwise wait forever, and anvil's own automine mines a moment after
+answering, which costs the transactor a 50 ms receipt poll now and then. Each step
+
+1. mines an empty block stamped with the step's time (`evm_mine [t]`): the step's first block,
+   so every snapshot of the step reads that time;
+2. gives each bot under test its feed price (the true price `feed_lag_steps` steps ago) and
+   ticks it: `Bot.tick`, the very pipeline `otcmm run` uses; every transaction it sends mines at
+   once in its own block, stamped with the same time;
+3. ticks the counter-flow: noise takers (true price) and informed takers (the true price, or a
+   later step's);
+4. records each bot's live quotes as the book stood after the makers' ticks (the first taker's
+   snapshot, or a read of the book when there is no counter-flow): quote uptime, plots.
+
+Agents tick one at a time in scenario order, each transaction in its own block, so the same
+scenario gives the same blocks, the same transactions and the same trades, byte for byte. Anvil
+keeps only recent states (`--prune-history`): with every past state in memory it slows down as
+the run grows, and the bots only ever read the latest block (logs and receipts stay).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import structlog
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.types import RPCEndpoint, RPCResponse
+
+from bots.backtest.agents import Agent, Role, SimClock, Timings, agent_plans, build_agent
+from bots.backtest.pricepath import PricePath, build_path
+from bots.backtest.scenario import Inventory, Scenario
+from bots.backtest.world import Deployment, deploy
+from bots.chainconfig import devchain_params, load_network
+from bots.devchain import DevChain, DevChainParams, dev_accounts
+from bots.errors import ChainError
+from bots.ledger import ConservationResult, conservation
+from bots.market import MarketEvent
+from bots.rpc import RetryingHTTPProvider
+from strategies.api import LiveOffer
+from strategies.money import Token, offer_price
+
+Progress = Callable[[int, int, int], None]
+"""Called after each step with (steps done, steps in total, transactions so far)."""
+
+STATES_KEPT = 256  # anvil's in-memory state history: plenty for reads at the latest block
+RPC_TIMEOUT_S = 60.0
+
+
+class MiningProvider(RetryingHTTPProvider):
+    """Mines a block as soon as the node accepts a raw transaction (a `--no-mining` chain).
+
+    `evm_mine` answers once the block exists, so the transactor's first receipt poll finds it:
+    one transaction per block, in the order they were sent.
+    """
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        response = super().make_request(method, params)
+        if method == "eth_sendRawTransaction" and "error" not in response:
+            super().make_request(RPCEndpoint("evm_mine"), [])
+        return response
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteView:
+    """A bot's best live bid and ask (quote per whole base) right after its tick."""
+
+    bid: float | None
+    ask: float | None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    step: int
+    time: int
+    price: Decimal
+    first_block: int
+    last_block: int
+    quotes: dict[str, QuoteView]
+    outcomes: dict[str, str]
+    tx_errors: dict[str, int]
+    gas_used: dict[str, int]  # cumulative per agent at the end of the step
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    name: str
+    role: Role
+    address: str
+    strategy: str
+    params: dict[str, Any]
+    offset: int
+    inventory: Inventory
+    txs: int
+    txs_failed: int
+    gas_used: int
+    gas_paid_wei: int
+
+
+@dataclass
+class RunResult:
+    """Everything a report needs, read from the chain before it stopped."""
+
+    scenario: Scenario
+    path: PricePath
+    base: Token
+    quote: Token
+    agents: list[AgentInfo]
+    steps: list[StepRecord]
+    events: list[MarketEvent]
+    final_holdings: dict[str, tuple[int, int]]  # free + escrowed, base units
+    conservation: ConservationResult
+    wall_s: float
+    loop_s: float  # the steps alone: no chain start, setup or final reads
+    timings: dict[str, float] = field(default_factory=dict)
+    rpc_calls: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def txs(self) -> int:
+        return sum(a.txs + a.txs_failed for a in self.agents)
+
+
+class Engine:
+    """One backtest on one dev chain; `run_backtest` is the way in."""
+
+    def __init__(
+        self, scenario: Scenario, path: PricePath, chain: DevChain, timings: Timings
+    ) -> None:
+        self.scenario = scenario
+        self.path = path
+        self.chain = chain
+        self.timings = timings
+        self.rpc_calls: Counter[str] = Counter()
+        provider = MiningProvider(chain.url, timeout_s=RPC_TIMEOUT_S)
+        provider.on_request = self._count_rpc
+        self.w3 = Web3(provider)
+        self.clock = SimClock(float(path.times[0]))
+        self.deployment: Deployment | None = None
+        self.agents: list[Agent] = []
+        self.steps: list[StepRecord] = []
+        self.last_block = 0
+        self.loop_s = 0.0
+
+    def _count_rpc(self, method: str) -> None:
+        self.rpc_calls[method] += 1
+
+    @property
+    def market(self) -> Deployment:
+        if self.deployment is None:
+            raise ChainError("the backtest market is not deployed yet")
+        return self.deployment
+
+    # ------------------------------------------------------------------ setup
+    def setup(self, deployer: LocalAccount) -> None:
+        """Freeze the block clock, deploy, and fund every agent (all before step 0)."""
+        with self.timings.phase("setup (deploy, fund)"):
+            self.chain.rpc("anvil_setBlockTimestampInterval", [0])
+            self.deployment = deploy(self.w3, deployer, self.scenario)
+            self.agents = [
+                build_agent(
+                    plan,
+                    self.w3,
+                    self.deployment,
+                    seed=self.scenario.seed,
+                    clock=self.clock,
+                    timings=self.timings,
+                )
+                for plan in agent_plans(self.scenario)
+            ]
+            self.last_block = int(self.w3.eth.block_number)
+
+    # ------------------------------------------------------------------ steps
+    def run_steps(self, progress: Progress | None) -> None:
+        started = time.perf_counter()
+        total = len(self.path)
+        for step in range(total):
+            self.step(step)
+            if progress is not None:
+                progress(step + 1, total, sum(a.gas.mined + a.gas.failed for a in self.agents))
+        self.loop_s = time.perf_counter() - started
+
+    def step(self, k: int) -> None:
+        t = self.path.times[k]
+        with self.timings.phase("chain clock (evm_mine, block number)"):
+            self.chain.rpc("evm_mine", [t])
+        first_block = self.last_block + 1
+        self.clock.now = float(t)
+        outcomes: dict[str, str] = {}
+        errors: dict[str, int] = {}
+        makers = [a for a in self.agents if a.role == "bot"]
+        flow = [a for a in self.agents if a.role != "bot"]
+        for agent in makers:
+            outcomes[agent.name], errors[agent.name] = self._tick(agent, k, t)
+        book = None
+        for agent in flow:
+            outcomes[agent.name], errors[agent.name] = self._tick(agent, k, t)
+            # The first taker's snapshot is the book right after the makers' ticks: reuse it.
+            book = book or agent.bot.view.last_book
+        with self.timings.phase("quote read (book)"):
+            quotes = self._quotes(makers, book)
+        with self.timings.phase("chain clock (evm_mine, block number)"):
+            self.last_block = int(self.w3.eth.block_number)
+        gas = {a.name: a.gas.gas_used for a in self.agents}
+        record = StepRecord(
+            k, t, self.path.at(k), first_block, self.last_block, quotes, outcomes, errors, gas
+        )
+        self.steps.append(record)
+
+    def _tick(self, agent: Agent, k: int, t: int) -> tuple[str, int]:
+        agent.feed.set(self.path.at(k + agent.plan.offset), float(t))
+        with structlog.contextvars.bound_contextvars(bot=agent.name):
+            with self.timings.phase("tick (total)"):
+                report = agent.bot.tick()
+        return report.outcome, len(report.execution.errors)
+
+    def _quotes(
+        self, makers: list[Agent], book: tuple[list[LiveOffer], list[LiveOffer]] | None
+    ) -> dict[str, QuoteView]:
+        """Each bot's best live bid and ask in `book`, read from the chain if not given."""
+        base, quote = self.market.base, self.market.quote
+        bids, asks = book or self.market.market.book(base.address, quote.address)
+        views = {}
+        for agent in makers:
+            own_bids = [
+                offer_price(base, quote, o.buy_amt, o.pay_amt)
+                for o in bids
+                if o.owner == agent.address
+            ]
+            own_asks = [
+                offer_price(base, quote, o.pay_amt, o.buy_amt)
+                for o in asks
+                if o.owner == agent.address
+            ]
+            views[agent.name] = QuoteView(_best(own_bids, max), _best(own_asks, min))
+        return views
+
+    # ------------------------------------------------------------------ the end
+    def finish(self, wall_started: float) -> RunResult:
+        """Read the trades, final holdings and the conservation check off the chain."""
+        m = self.market
+        with self.timings.phase("events and final reads"):
+            first = self.steps[0].first_block if self.steps else self.last_block
+            events = m.market.events(first, self.last_block)
+            holdings = {a.name: self._holdings(a) for a in self.agents}
+            holders = [m.deployer.address, *(a.address for a in self.agents)]
+            check = conservation(m.market, list(m.tokens), holders)
+            infos = [self._info(a) for a in self.agents]
+        return RunResult(
+            scenario=self.scenario,
+            path=self.path,
+            base=m.base,
+            quote=m.quote,
+            agents=infos,
+            steps=self.steps,
+            events=events,
+            final_holdings=holdings,
+            conservation=check,
+            wall_s=time.perf_counter() - wall_started,
+            loop_s=self.loop_s,
+            timings=self._phase_table(),
+            rpc_calls=dict(self.rpc_calls),
+        )
+
+    def _holdings(self, agent: Agent) -> tuple[int, int]:
+        market = self.market.market
+        escrow: Counter[str] = Counter()
+        for offer in market.owner_offers(agent.address):
+            escrow[offer.pay_token] += offer.remaining
+        base, quote = self.market.base.address, self.market.quote.address
+        return (
+            market.balance_of(base, agent.address) + escrow[base],
+            market.balance_of(quote, agent.address) + escrow[quote],
+        )
+
+    def _info(self, agent: Agent) -> AgentInfo:
+        native = int(self.w3.eth.get_balance(Web3.to_checksum_address(agent.address)))
+        return AgentInfo(
+            name=agent.name,
+            role=agent.role,
+            address=agent.address,
+            strategy=agent.plan.strategy,
+            params=agent.plan.params,
+            offset=agent.plan.offset,
+            inventory=agent.plan.inventory,
+            txs=agent.gas.mined,
+            txs_failed=agent.gas.failed,
+            gas_used=agent.gas.gas_used,
+            gas_paid_wei=agent.native_start_wei - native,
+        )
+
+    def _phase_table(self) -> dict[str, float]:
+        """Phases as measured, with the pure part of each tick (decide, guard, reconcile)
+        derived as what the tick spent outside its snapshot and its execution."""
+        s: dict[str, float] = dict(self.timings.seconds)
+        tick = s.pop("tick (total)", 0.0)
+        inner = s.get("snapshot (ChainView.read)", 0.0) + s.get(
+            "execute (sign, send, receipt)", 0.0
+        )
+        s["decide, guard, reconcile, observe"] = max(0.0, tick - inner)
+        return s
+
+
+def _best(prices: list[Fraction], pick: Callable[[list[Fraction]], Fraction]) -> float | None:
+    return float(pick(prices)) if prices else None
+
+
+def run_backtest(
+    scenario: Scenario,
+    *,
+    progress: Progress | None = None,
+    params: DevChainParams | None = None,
+) -> RunResult:
+    """Start a dev chain, replay the scenario, read the results, stop the chain."""
+    started = time.perf_counter()
+    path = build_path(scenario)
+    params = params or devchain_params(load_network())
+    genesis = str(path.times[0] - 1)  # setup happens one second before step 0
+    timings = Timings()
+    with timings.phase("dev chain start"):
+        extra = ("--timestamp", genesis, "--prune-history", str(STATES_KEPT))
+        chain = DevChain(params, mode="manual", extra_args=extra).start()
+    with chain:
+        engine = Engine(scenario, path, chain, timings)
+        engine.setup(dev_accounts(params, 1)[0])
+        engine.run_steps(progress)
+        return engine.finish(started)

@@ -1,0 +1,168 @@
+"""Backtests on a real dev chain: determinism, conservation, P&L sanity and the report files.
+
+One scenario runs once for the module (two makers, a tight and a wide one, lagging the true
+price by a step; noise takers; an informed taker that sees the true price) and the determinism
+test runs it a second time. Small step counts keep the module within a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bots.backtest.analytics import Analysis, analyse
+from bots.backtest.engine import RunResult, run_backtest
+from bots.backtest.report import write_report
+from bots.backtest.scenario import Scenario
+
+pytestmark = pytest.mark.chain
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+INVENTORY = {"base": 10**7, "quote": 10**8}  # 1 000 BND (4 decimals), 1 000 000.00 EURT
+SIZE = 50_000  # 5 BND a quote
+
+
+def scenario(steps: int = 25) -> Scenario:
+    """Per-step moves of ~28 bps against a 1 bp half spread (tight) and a 200 bps one (wide)."""
+    maker = {"inventory": INVENTORY, "feed_lag_steps": 1}
+    return Scenario.model_validate(
+        {
+            "name": "sanity",
+            "seed": 11,
+            "steps": steps,
+            "block_interval_s": 60,
+            "market": {
+                "base": {"symbol": "BND", "decimals": 4},
+                "quote": {"symbol": "EURT", "decimals": 2},
+                "gas_cost_per_mgas": "0.1",
+            },
+            "path": {"kind": "gbm", "start": "100", "volatility": 2.0},
+            "bots": [
+                {
+                    "name": "tight",
+                    "strategy": {"name": "fixed_spread", "params": {"spread_bps": 2, "size": SIZE}},
+                    **maker,
+                },
+                {
+                    "name": "wide",
+                    "strategy": {
+                        "name": "fixed_spread",
+                        "params": {"spread_bps": 400, "size": SIZE},
+                    },
+                    **maker,
+                },
+            ],
+            "flow": [
+                {"kind": "noise", "name": "noise", "probability": 0.7, "inventory": INVENTORY},
+                {
+                    "kind": "informed",
+                    "name": "informed",
+                    "edge_bps": 2,
+                    "budget_quote": 10**6,
+                    "budget_base": 10**5,
+                    "inventory": INVENTORY,
+                },
+            ],
+        }
+    )
+
+
+@dataclass
+class Run:
+    result: RunResult
+    analysis: Analysis
+    out: Path
+    files: list[Path]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    out = tmp_path_factory.mktemp("backtest")
+    result = run_backtest(scenario())
+    analysis = analyse(result)
+    yield Run(result, analysis, out, write_report(analysis, out))
+
+
+def test_same_scenario_and_seed_give_the_same_trades_byte_for_byte(
+    run: Run, tmp_path: Path
+) -> None:
+    again = write_report(analyse(run_backtest(scenario())), tmp_path, plots=False)
+
+    trades = (run.out / "trades.csv").read_bytes()
+    assert trades.count(b"\n") > 10  # the scenario trades: the comparison means something
+    assert (tmp_path / "trades.csv").read_bytes() == trades
+    assert (tmp_path / "equity.csv").read_bytes() == (run.out / "equity.csv").read_bytes()
+    assert again[0].name == "trades.csv"
+
+
+def test_no_token_is_created_or_lost(run: Run) -> None:
+    result = run.result
+    assert result.conservation.ok, result.conservation.lines
+    for index, symbol in enumerate(("BND", "EURT")):
+        held = sum(h[index] for h in result.final_holdings.values())
+        issued = len(result.agents) * INVENTORY["base" if index == 0 else "quote"]
+        assert held == issued, symbol
+
+
+def test_fills_replayed_from_events_match_the_holdings_on_chain(run: Run) -> None:
+    assert run.analysis.accounting.ok, run.analysis.accounting.lines
+
+
+def test_pnl_splits_exactly_into_spread_capture_and_inventory(run: Run) -> None:
+    for agent in run.analysis.agents:
+        assert agent.pnl_total == agent.pnl_spread + agent.pnl_inventory
+        assert agent.pnl_total == agent.equity_end - agent.equity_start
+        assert agent.pnl_net == agent.pnl_total - agent.gas_cost
+        base, quote = run.result.final_holdings[agent.name]
+        marked = Decimal(base).scaleb(-4) * run.result.path.prices[-1] + Decimal(quote) / 100
+        assert agent.equity_end == marked
+
+
+def test_a_tight_quote_is_picked_off_by_the_informed_taker_and_a_wide_one_is_not(
+    run: Run,
+) -> None:
+    tight, wide = run.analysis.agent("tight"), run.analysis.agent("wide")
+    informed = run.analysis.agent("informed")
+    informed_address = informed.address
+
+    assert tight.pnl_spread < 0 < wide.pnl_spread
+    assert informed.pnl_spread > 0
+    picked = [f for f in run.analysis.fills if f.taker == informed_address]
+    assert picked and all(f.maker == tight.address for f in picked)
+
+
+def test_gas_is_counted_per_bot_and_costed_at_the_scenario_rate(run: Run) -> None:
+    for agent in run.analysis.agents:
+        assert agent.gas_paid_wei == 0  # the dev chain, like the network, charges no fee
+        assert agent.gas_cost == Decimal(agent.gas_used) * Decimal("0.1") / 1_000_000
+    tight = run.analysis.agent("tight")
+    assert tight.txs > 0 and tight.gas_used > 0 and tight.quote_uptime == 1.0
+
+
+def test_report_files_exist_and_the_plots_are_png(run: Run) -> None:
+    names = {p.name for p in run.files}
+    assert {"summary.json", "trades.csv", "equity.csv", "inventory.png", "equity.png"} <= names
+    assert {"price_tight.png", "price_wide.png"} <= names
+    for path in run.files:
+        assert path.is_file() and path.stat().st_size > 0
+        if path.suffix == ".png":
+            assert path.read_bytes()[:8] == PNG_MAGIC, path.name
+
+
+def test_summary_json_carries_every_agent_and_the_checks(run: Run) -> None:
+    summary: dict[str, Any] = json.loads((run.out / "summary.json").read_text())
+
+    assert summary["conservation"]["ok"] and summary["accounting"]["ok"]
+    assert [a["name"] for a in summary["agents"]] == ["tight", "wide", "noise", "informed"]
+    tight = summary["agents"][0]
+    for key in ("pnl_spread", "pnl_inventory", "fill_ratio", "adverse_selection_bps", "sharpe"):
+        assert key in tight
+    assert summary["scenario"]["steps"] == 25
+    rows = (run.out / "equity.csv").read_text().splitlines()
+    assert len(rows) == 1 + 25 * 4
