@@ -9,14 +9,12 @@ Every price is a ``Decimal`` parsed from text as written, never routed through a
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation, localcontext
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +23,7 @@ import numpy as np
 import requests
 
 from bots.errors import ChainError, OtcmmError
+from bots.pricecsv import PriceFileError, positive_price, read_price_rows, unix_seconds
 from bots.redact import redact_url
 from strategies.api import LiveOffer
 from strategies.money import Token, offer_price
@@ -57,45 +56,12 @@ class PriceFeed(Protocol):
         ...
 
 
-def _positive(value: object) -> Decimal:
-    """A finite price > 0 from text or an exact number (JSON floats arrive as ``Decimal``)."""
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        raise ValueError(f"not a number: {value!r:.40}")
-    try:
-        price = Decimal(value.strip() if isinstance(value, str) else value)
-    except InvalidOperation:
-        raise ValueError(f"not a number: {value!r:.40}") from None
-    if not price.is_finite() or price <= 0:
-        raise ValueError(f"not a positive price: {value!r:.40}")
-    return price
-
-
-def _unix_seconds(value: object) -> float:
-    """Seconds from unix seconds, unix milliseconds (> 1e12) or ISO-8601 (naive means UTC)."""
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = Decimal(text)
-        except InvalidOperation:
-            try:
-                moment = datetime.fromisoformat(text)
-            except ValueError:
-                raise ValueError(f"not a timestamp: {text!r:.40}") from None
-            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        raise ValueError(f"not a timestamp: {value!r:.40}")
-    seconds = float(value)
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"not a timestamp: {value!r:.40}")
-    return seconds / 1000 if seconds > 1e12 else seconds
-
-
 class StaticFeed:
     """A fixed price that is always fresh: for pegged pairs, tests and dry runs."""
 
     def __init__(self, price: Decimal, clock: Clock = time.time) -> None:
         self.name = "static"
-        self._price = _positive(price)
+        self._price = positive_price(price)
         self._clock = clock
 
     def read(self) -> PriceReading:
@@ -127,37 +93,10 @@ class CsvFeed:
 
 
 def _load_csv(path: Path) -> list[Decimal]:
-    prices: list[Decimal] = []
-    last = -math.inf
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: spreadsheet exports
-            reader = csv.reader(handle)
-            for row in reader:
-                cells = [cell.strip() for cell in row]
-                if not any(cells) or (not prices and all(c[:1].isalpha() for c in cells)):
-                    continue  # blank line or header
-                try:
-                    stamp, price = _csv_row(cells, last)
-                except ValueError as exc:
-                    raise FeedError(f"{path}:{reader.line_num}: {exc}") from None
-                prices.append(price)
-                last = stamp
-    except OSError as exc:
-        raise FeedError(f"csv:{path}: cannot read: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise FeedError(f"csv:{path}: not a UTF-8 CSV file: {exc}") from None
-    if not prices:
-        raise FeedError(f"csv:{path}: no price rows")
-    return prices
-
-
-def _csv_row(cells: list[str], last: float) -> tuple[float, Decimal]:
-    if len(cells) != 2:
-        raise ValueError(f"expected 2 columns (timestamp,price), got {len(cells)}")
-    stamp = _unix_seconds(cells[0])
-    if stamp < last:
-        raise ValueError("timestamp is earlier than the row before")
-    return stamp, _positive(cells[1])
+        return [row.price for row in read_price_rows(path)]
+    except PriceFileError as exc:
+        raise FeedError(str(exc)) from None
 
 
 def _walk(document: object, path: str) -> object:
@@ -215,10 +154,10 @@ class HttpFeed:
     def read(self) -> PriceReading:
         body = self._fetch()
         try:
-            price = _positive(_walk(body, self._field))
+            price = positive_price(_walk(body, self._field))
             if self._timestamp is None:
                 return PriceReading(price, self._clock(), self.name)
-            observed = _unix_seconds(_walk(body, self._timestamp))
+            observed = unix_seconds(_walk(body, self._timestamp))
         except ValueError as exc:
             raise self._error(str(exc)) from None
         return PriceReading(price, observed, self.name)

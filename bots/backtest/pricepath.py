@@ -7,17 +7,16 @@ the simulation never leaks spurious precision into quotes.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 
 from bots.backtest.scenario import CsvPath, GbmPath, JumpPath, Scenario
 from bots.errors import ConfigError
+from bots.pricecsv import PriceFileError, read_price_rows
 
 YEAR_S = 365 * 24 * 3600
 
@@ -80,50 +79,18 @@ def simulate(spec: GbmPath | JumpPath, steps: int, dt_s: int, seed: int) -> tupl
 
 
 def load_csv(path: Path) -> list[tuple[int, Decimal]]:
-    """``timestamp,price`` rows (a first row of words is a header); timestamps are unix seconds
-    or ISO-8601 (naive means UTC) and must increase strictly."""
-    rows: list[tuple[int, Decimal]] = []
+    """``timestamp,price`` rows (see `bots.pricecsv`) as whole unix seconds, strictly
+    increasing: each row is a step, and a block timestamp is a whole second after the last."""
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            for cells in reader:
-                cells = [c.strip() for c in cells]
-                if not any(cells) or (not rows and all(c[:1].isalpha() for c in cells)):
-                    continue
-                try:
-                    rows.append(_row(cells, rows[-1][0] if rows else None))
-                except ValueError as exc:
-                    raise ConfigError(f"{path}:{reader.line_num}: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"path.file: cannot read {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ConfigError(f"path.file: {path} is not a UTF-8 CSV file: {exc}") from None
-    if not rows:
-        raise ConfigError(f"path.file: {path} has no price rows")
-    return rows
-
-
-def _row(cells: list[str], last: int | None) -> tuple[int, Decimal]:
-    if len(cells) != 2:
-        raise ValueError(f"expected 2 columns (timestamp,price), got {len(cells)}")
-    stamp = _timestamp(cells[0])
-    if last is not None and stamp <= last:
-        raise ValueError("timestamps must increase (a step is at least one second)")
-    try:
-        price = Decimal(cells[1])
-    except InvalidOperation:
-        raise ValueError(f"not a price: {cells[1]!r:.40}") from None
-    if not price.is_finite() or price <= 0:
-        raise ValueError(f"not a positive price: {cells[1]!r:.40}")
-    return stamp, price
-
-
-def _timestamp(text: str) -> int:
-    """Whole unix seconds: block timestamps are integers."""
-    if text.isdigit():
-        return int(text)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"not a timestamp: {text!r:.40}") from None
-    return int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+        rows = read_price_rows(path)
+    except PriceFileError as exc:
+        raise ConfigError(f"path.file: {exc}") from None
+    steps: list[tuple[int, Decimal]] = []
+    for row in rows:
+        stamp = int(row.timestamp)
+        if steps and stamp <= steps[-1][0]:
+            raise ConfigError(
+                f"{path}:{row.line}: timestamps must increase (a step is at least one second)"
+            )
+        steps.append((stamp, row.price))
+    return steps

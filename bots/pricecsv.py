@@ -1,0 +1,93 @@
+"""Price files: `timestamp,price` rows, as a CSV feed replays them and a backtest follows them.
+
+Researchers and operators export these from spreadsheets and market-data tools, so the reader
+is forgiving about the container (a header row, blank lines, a UTF-8 byte-order mark,
+timestamps as unix seconds, milliseconds or ISO-8601) and strict about the content: every
+price is a positive `Decimal` parsed from its text, time never goes backwards, and a bad row is
+reported with its file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+
+class PriceFileError(ValueError):
+    """A price file cannot be used; the message names the file (and line) and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRow:
+    line: int
+    timestamp: float
+    price: Decimal
+
+
+def positive_price(value: object) -> Decimal:
+    """A finite price > 0 from text or an exact number (JSON floats arrive as ``Decimal``)."""
+    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
+        raise ValueError(f"not a number: {value!r:.40}")
+    try:
+        price = Decimal(value.strip() if isinstance(value, str) else value)
+    except InvalidOperation:
+        raise ValueError(f"not a number: {value!r:.40}") from None
+    if not price.is_finite() or price <= 0:
+        raise ValueError(f"not a positive price: {value!r:.40}")
+    return price
+
+
+def unix_seconds(value: object) -> float:
+    """Seconds from unix seconds, unix milliseconds (> 1e12) or ISO-8601 (naive means UTC)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            try:
+                moment = datetime.fromisoformat(text)
+            except ValueError:
+                raise ValueError(f"not a timestamp: {text!r:.40}") from None
+            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError(f"not a timestamp: {value!r:.40}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"not a timestamp: {value!r:.40}")
+    return seconds / 1000 if seconds > 1e12 else seconds
+
+
+def read_price_rows(path: Path) -> list[PriceRow]:
+    """Every price row of `path`, in file order; `PriceFileError` on the first problem."""
+    rows: list[PriceRow] = []
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: spreadsheet exports
+            reader = csv.reader(handle)
+            for raw in reader:
+                cells = [cell.strip() for cell in raw]
+                if not any(cells) or (not rows and all(c[:1].isalpha() for c in cells)):
+                    continue  # blank line or header
+                try:
+                    rows.append(_row(reader.line_num, cells, rows[-1] if rows else None))
+                except ValueError as exc:
+                    raise PriceFileError(f"{path}:{reader.line_num}: {exc}") from None
+    except OSError as exc:
+        raise PriceFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise PriceFileError(f"{path}: not a UTF-8 CSV file: {exc}") from None
+    if not rows:
+        raise PriceFileError(f"{path}: no price rows")
+    return rows
+
+
+def _row(line: int, cells: list[str], previous: PriceRow | None) -> PriceRow:
+    if len(cells) != 2:
+        raise ValueError(f"expected 2 columns (timestamp,price), got {len(cells)}")
+    stamp = unix_seconds(cells[0])
+    if previous is not None and stamp < previous.timestamp:
+        raise ValueError("timestamp is earlier than the row before")
+    return PriceRow(line, stamp, positive_price(cells[1]))
