@@ -96,9 +96,11 @@ class MarketClient:
         """(bids, asks) of a market: bids sell quote for base, asks sell base for quote."""
         return self.pair_offers(quote, base, block), self.pair_offers(base, quote, block)
 
-    def _pages(self, view: str, args: tuple[Any, ...], block: Block) -> Iterator[Offer]:
+    def _pages(
+        self, view: str, args: tuple[Any, ...], block: Block, start: int = 0
+    ) -> Iterator[Offer]:
         """Every page read at the same block, so a long book is one consistent picture."""
-        cursor = 0
+        cursor = start
         while True:
             page, cursor = self._call(self.contract, view, (*args, cursor, PAGE_SIZE), block)
             yield from (offer_from_view(view) for view in page)
@@ -126,17 +128,58 @@ class MarketClient:
         (balance,) = self._call(self.token(token), "balanceOf", (owner,), block)
         return int(balance)
 
-    def _call(self, contract: Contract, name: str, args: tuple[Any, ...], block: Block) -> Any:
-        """An `eth_call` whose calldata is encoded once per (contract, function, arguments) and
-        whose result eth_abi decodes directly: web3's contract-call layer costs more CPU than
-        the call itself, and a bot repeats the same reads every tick."""
+    def pair_view(
+        self, base: str, quote: str, owner: str, block: int
+    ) -> tuple[list[Offer], list[Offer], dict[str, int], int]:
+        """(bids, asks, token balances, native balance) of `owner` on a pair at `block`.
+
+        The first book pages, both balances and the gas money go out as one JSON-RPC batch: one
+        round trip instead of five, every tick. Books longer than a page read on, page by page.
+        """
+        owner = Web3.to_checksum_address(owner)
+        base, quote = Web3.to_checksum_address(base), Web3.to_checksum_address(quote)
+        reads = [
+            (self.contract, "getPairOffers", (quote, base, 0, PAGE_SIZE)),
+            (self.contract, "getPairOffers", (base, quote, 0, PAGE_SIZE)),
+            (self.token(base), "balanceOf", (owner,)),
+            (self.token(quote), "balanceOf", (owner,)),
+        ]
+        prepared = [self._prepare(contract, name, args) for contract, name, args in reads]
+        with self.w3.batch_requests() as batch:
+            for (contract, _, _), (data, _) in zip(reads, prepared, strict=True):
+                call = {"to": contract.address, "data": data}
+                batch.add(self.w3.eth.call(call, block))  # type: ignore[arg-type]
+            batch.add(self.w3.eth.get_balance(owner, block))
+            results: list[Any] = list(batch.execute())  # formatted results, in request order
+        *raw, native = results
+        decoded = [decode(types, data) for (_, types), data in zip(prepared, raw, strict=True)]
+        sides = []
+        for (page, cursor), (pay, buy) in zip(
+            decoded[:2], ((quote, base), (base, quote)), strict=True
+        ):
+            offers = [offer_from_view(view) for view in page]
+            if cursor:
+                offers += self._pages("getPairOffers", (pay, buy), block, start=int(cursor))
+            sides.append(offers)
+        balances: dict[str, int] = {base: int(decoded[2][0]), quote: int(decoded[3][0])}
+        return sides[0], sides[1], balances, int(native)
+
+    def _prepare(
+        self, contract: Contract, name: str, args: tuple[Any, ...]
+    ) -> tuple[str, list[str]]:
         key = (contract.address, name, args)
         cached = self._encoded.get(key)
         if cached is None:
             fn = contract.get_function_by_name(name)(*args)
             cached = (fn._encode_transaction_data(), get_abi_output_types(fn.abi))
             self._encoded[key] = cached
-        data, types = cached
+        return cached
+
+    def _call(self, contract: Contract, name: str, args: tuple[Any, ...], block: Block) -> Any:
+        """An `eth_call` whose calldata is encoded once per (contract, function, arguments) and
+        whose result eth_abi decodes directly: web3's contract-call layer costs more CPU than
+        the call itself, and a bot repeats the same reads every tick."""
+        data, types = self._prepare(contract, name, args)
         raw = self.w3.eth.call({"to": contract.address, "data": data}, block)  # type: ignore[typeddict-item]
         return decode(types, raw)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -28,6 +28,7 @@ from web3.types import RPCEndpoint, RPCResponse
 from bots.errors import ChainError, ConfigError
 from bots.redact import redact_url
 
+_T = TypeVar("_T")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _MASK = "***"
 # Substrings of the OS / urllib3 error text, checked in order, and how to say them in one line.
@@ -131,9 +132,26 @@ class RetryingHTTPProvider(HTTPProvider):
         return super()._make_request(method, request_data)
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        return self._retrying(
+            lambda: super(RetryingHTTPProvider, self).make_request(method, params)
+        )
+
+    def make_batch_request(
+        self, batch_requests: list[tuple[RPCEndpoint, Any]]
+    ) -> list[RPCResponse] | RPCResponse:
+        """Several reads in one HTTP round trip (a bot's snapshot); retried like one request."""
+        if self.on_request is not None:
+            self.on_request("batch:" + ",".join(method for method, _ in batch_requests))
+
+        def once() -> list[RPCResponse] | RPCResponse:
+            return HTTPProvider.make_batch_request(self, batch_requests)
+
+        return self._retrying(once)
+
+    def _retrying(self, attempt_once: Callable[[], _T]) -> _T:
         for attempt in range(self.retries + 1):
             try:
-                return super().make_request(method, params)
+                return attempt_once()
             except requests.RequestException as exc:
                 if attempt == self.retries or not is_transient(exc):
                     reason = describe_transport_error(exc, self.timeout_s)

@@ -63,7 +63,9 @@ class ChainView:
         w3 = self.market.w3
         block = w3.eth.get_block("latest")
         number = int(block["number"])
-        bids, asks = self.market.book(self.base.address, self.quote.address, number)
+        bids, asks, balances, native = self.market.pair_view(
+            self.base.address, self.quote.address, self.owner, number
+        )
         self.last_book = (bids, asks)
         own = tuple(o for o in (*bids, *asks) if o.owner == self.owner)
         gas_price = fees_for_base_fee(w3, block.get("baseFeePerGas")).max_price
@@ -77,15 +79,11 @@ class ChainView:
             own_offers=own,
             bids=tuple(bids),
             asks=tuple(asks),
-            balances={
-                token.address: self.market.balance_of(token.address, self.owner, number)
-                for token in (self.base, self.quote)
-            },
+            balances=balances,
             escrowed=escrowed(own),
             fleet=self.fleet,
             tick=tick,
         )
-        native = int(w3.eth.get_balance(self.owner, number))
         return Observation(snapshot, gas_price, native)
 
     def own_offers_anywhere(self) -> list[LiveOffer]:

@@ -107,3 +107,29 @@ def test_transactor_resyncs_after_foreign_send(setup: tuple) -> None:
     other.transact(base.functions.transfer(world.addr("carol"), 1))
     alice.transactor.resync_nonce()
     assert alice.make(10, base.address, 10, quote.address) > 0
+
+
+def test_pair_view_batches_the_first_pages_and_reads_on_for_long_books(
+    setup: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world, base, quote, alice, bob = setup
+    monkeypatch.setattr("bots.market.PAGE_SIZE", 2)  # five asks: pages of 2, 2 and 1
+    specs = [(100 + i, base.address, 200 + i, quote.address) for i in range(5)]
+    specs += [(300, quote.address, 150, base.address)]
+    ids = alice.requote([], specs)
+    bob.take(ids[0], 40)
+    number = int(world.w3.eth.block_number)
+
+    bids, asks, balances, native = bob.pair_view(
+        base.address, quote.address, alice.transactor.address, number
+    )
+
+    assert (bids, asks) == tuple(alice.book(base.address, quote.address, number))
+    assert [o.id for o in asks] == ids[:5] and [o.id for o in bids] == ids[5:]
+    assert asks[0].remaining == 60
+    owner = alice.transactor.address
+    assert balances == {
+        base.address: alice.balance_of(base.address, owner),
+        quote.address: alice.balance_of(quote.address, owner),
+    }
+    assert native == world.w3.eth.get_balance(owner)
