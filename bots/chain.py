@@ -80,6 +80,9 @@ class Transactor:
     than 12.5% (at most `max_fee_bumps` times, never above `gas_price_cap_wei`); None never
     replaces. `on_event` sees every step (`TxEvent`); an exception it raises propagates to the
     caller of `send`, so it must not raise (after "sent" the transaction is already out).
+    `fee_ttl_s`: reuse the fees looked up for a transaction for that long (0: look up every
+    time). An EIP-1559 max fee is twice the base fee, which rises at most 12.5% a block, so
+    reusing it within a block time or two is safe and saves a round trip per transaction.
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class Transactor:
         stuck_after_s: float | None = None,
         max_fee_bumps: int = 3,
         on_event: Callable[[TxEvent], None] | None = None,
+        fee_ttl_s: float = 0.0,
     ) -> None:
         self.w3 = w3
         self.account = account
@@ -101,6 +105,8 @@ class Transactor:
         self.stuck_after_s = stuck_after_s
         self.max_fee_bumps = max_fee_bumps
         self.on_event = on_event
+        self.fee_ttl_s = fee_ttl_s
+        self._fees: tuple[Fees, float] | None = None  # (fees, when looked up: monotonic)
         self._chain_id = int(w3.eth.chain_id)
         self._next_nonce: int | None = None
 
@@ -301,9 +307,17 @@ class Transactor:
         if self.on_event is not None:
             self.on_event(TxEvent(kind, label, tx_hash, nonce, gas_used, raw_tx))
 
+    def _current_fees(self) -> Fees:
+        now = time.monotonic()
+        if self._fees is not None and now - self._fees[1] < self.fee_ttl_s:
+            return check_cap(self._fees[0], self.gas_price_cap_wei)
+        fees = current_fees(self.w3, self.gas_price_cap_wei)
+        self._fees = (fees, now)
+        return fees
+
     def _base_tx(self, gas: int | None) -> dict[str, Any]:
         tx: dict[str, Any] = {"from": self.address}
-        tx.update(current_fees(self.w3, self.gas_price_cap_wei).fields)
+        tx.update(self._current_fees().fields)
         if gas is not None:
             tx["gas"] = gas
         return tx

@@ -71,6 +71,7 @@ def build(config: BotConfig, account: LocalAccount, metrics: BotMetrics) -> BotP
         gas_price_cap_wei=config.risk.max_gas_price_wei,
         stuck_after_s=config.runtime.stuck_after_s,
         on_event=_tx_observer(metrics, journal),
+        fee_ttl_s=1.0,  # one fee lookup serves all of a tick's transactions
     )
     market = MarketClient(w3, config.market, transactor)
     _require_contract(w3, config.market, "market")

@@ -644,3 +644,29 @@ def test_connect_checks_the_dev_chain(world: World) -> None:
     assert (
         check_connection(connect(world.chain.url), world.w3.eth.chain_id) == world.w3.eth.chain_id
     )
+
+
+def test_fees_are_looked_up_once_per_ttl_and_still_checked_against_the_cap(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bots.chain
+
+    lookups: list[int] = []
+    real = bots.chain.current_fees
+
+    def counting(w3: Web3, cap_wei: int | None = None) -> Fees:
+        lookups.append(1)
+        return real(w3, cap_wei)
+
+    monkeypatch.setattr(bots.chain, "current_fees", counting)
+    sender = Transactor(world.w3, world.accounts["alice"], fee_ttl_s=60.0)
+    sender.send_value(world.addr("bob"), 1)
+    sender.send_value(world.addr("bob"), 2)
+    assert len(lookups) == 1
+    every_time = Transactor(world.w3, world.accounts["alice"])
+    every_time.send_value(world.addr("bob"), 3)
+    every_time.send_value(world.addr("bob"), 4)
+    assert len(lookups) == 3
+    sender.gas_price_cap_wei = -1  # a cached fee must not slip past a lowered cap
+    with pytest.raises(GasPriceCapExceeded):
+        sender.send_value(world.addr("bob"), 5)

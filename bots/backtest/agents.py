@@ -205,6 +205,7 @@ def build_agent(
         receipt_timeout_s=RECEIPT_TIMEOUT_S,
         gas_price_cap_wei=plan.limits.max_gas_price_wei,
         on_event=meter,
+        fee_ttl_s=1.0,  # as a live bot: one fee lookup serves a tick's transactions
     )
     client = MarketClient(w3, deployment.market.market_address, transactor)
     view = TimedChainView(client, deployment.base, deployment.quote, account.address)
