@@ -122,7 +122,8 @@ def _decimal(value: Fraction, places: int) -> str:
 
 
 def _cmd_balances(args: argparse.Namespace) -> int:
-    from bots.snapshot import escrowed
+    from bots.ledger import format_whole
+    from bots.market import escrowed
 
     market, base, quote = _reader(_market_ref(args))
     addresses = list(args.address or [])
@@ -135,11 +136,11 @@ def _cmd_balances(args: argparse.Namespace) -> int:
     rows = [header]
     for address in addresses:
         owner = Web3.to_checksum_address(address)
-        locked = escrowed(tuple(market.owner_offers(owner)))
+        locked = escrowed(market.owner_offers(owner))
         row = [owner, f"{Decimal(market.w3.eth.get_balance(owner)).scaleb(-18):,.6f}"]
         for token in (base, quote):
             for amount in (market.balance_of(token.address, owner), locked.get(token.address, 0)):
-                row.append(f"{Decimal(amount).scaleb(-token.decimals):,.{token.decimals}f}")
+                row.append(format_whole(amount, token))
         rows.append(row)
     print(_table(rows))
     return 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -248,8 +247,3 @@ def _rebase_feed(spec: FeedSpec, base_dir: Path) -> FeedSpec:
     if isinstance(path, Path) and not path.is_absolute():
         return spec.model_copy(update={"path": base_dir / path})
     return spec
-
-
-def human_amount(amount: int, decimals: int) -> Decimal:
-    """Base units as whole tokens, exactly (for logs and tables, never for sending)."""
-    return Decimal(amount).scaleb(-decimals)

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from web3 import Web3
 
-from bots.market import MarketClient, MarketEvent
+from bots.market import MarketClient, MarketEvent, escrowed
 from strategies.money import Token
 
 
@@ -44,12 +44,17 @@ class TradeTape:
     last_price: Decimal | None = None
 
 
+def format_whole(amount: int, token: Token) -> str:
+    """Base units as whole tokens with thousands separators (display only, never sent)."""
+    return f"{Decimal(amount).scaleb(-token.decimals):,.{token.decimals}f}"
+
+
 def holdings(market: MarketClient, tokens: Sequence[Token], owner: str) -> Holdings:
     """Free balance plus what `owner` has escrowed in live offers, for each token."""
-    escrow: defaultdict[str, int] = defaultdict(int)
-    for offer in market.owner_offers(owner):
-        escrow[offer.pay_token] += offer.remaining
-    amounts = {t.address: market.balance_of(t.address, owner) + escrow[t.address] for t in tokens}
+    escrow = escrowed(market.owner_offers(owner))
+    amounts = {
+        t.address: market.balance_of(t.address, owner) + escrow.get(t.address, 0) for t in tokens
+    }
     return Holdings(amounts, int(market.w3.eth.get_balance(Web3.to_checksum_address(owner))))
 
 
@@ -86,24 +91,20 @@ def conservation(
     market: MarketClient, tokens: Sequence[Token], holders: Sequence[str]
 ) -> ConservationResult:
     """Check, per token: supply = holders' free + market balance, and market = live escrow."""
-    escrow: defaultdict[str, int] = defaultdict(int)
-    for offer in market.all_offers():
-        escrow[offer.pay_token] += offer.remaining
+    escrow = escrowed(market.all_offers())
     lines, ok = [], True
     for token in tokens:
         erc20 = market.token(token.address)
         supply = int(erc20.functions.totalSupply().call())
         held = sum(market.balance_of(token.address, h) for h in set(holders))
         in_market = market.balance_of(token.address, market.market_address)
-        token_ok = supply == held + in_market and in_market == escrow[token.address]
+        locked = escrow.get(token.address, 0)
+        token_ok = supply == held + in_market and in_market == locked
         ok = ok and token_ok
-
-        def show(units: int, token: Token = token) -> str:
-            return f"{Decimal(units).scaleb(-token.decimals):,.{token.decimals}f}"
-
         lines.append(
-            f"{token.symbol}: supply {show(supply)} = holders {show(held)} + market"
-            f" {show(in_market)} (live offers escrow {show(escrow[token.address])}):"
+            f"{token.symbol}: supply {format_whole(supply, token)} = holders"
+            f" {format_whole(held, token)} + market {format_whole(in_market, token)}"
+            f" (live offers escrow {format_whole(locked, token)}):"
             f" {'OK' if token_ok else 'MISMATCH'}"
         )
     return ConservationResult(ok, tuple(lines))

@@ -13,17 +13,12 @@ from typing import TextIO
 
 from web3 import Web3
 
-from bots.ledger import TradeTape, holdings, tape
+from bots.ledger import TradeTape, format_whole, holdings, tape
 from bots.market import MarketClient
 from strategies.api import LiveOffer
 from strategies.money import Token, offer_price
 
 CLEAR = "\x1b[H\x1b[J"
-
-
-def whole(amount: int, token: Token) -> str:
-    """Base units as whole tokens with thousands separators (display only)."""
-    return f"{Decimal(amount).scaleb(-token.decimals):,.{token.decimals}f}"
 
 
 def _price(value: Fraction | Decimal | None, places: int = 4) -> str:
@@ -81,8 +76,9 @@ class LiveView:
             f"bid {self._quote(best_bid, self._bid_price)}  "
             f"ask {self._quote(best_ask, self._ask_price)}"
             f"  ({len(bids)} bids, {len(asks)} asks)",
-            f"trades {self.tape.trades}  volume {whole(self.tape.base_volume, self.base)} "
-            f"{self.base.symbol} / {whole(self.tape.quote_volume, self.quote)} {self.quote.symbol}"
+            f"trades {self.tape.trades}  volume {format_whole(self.tape.base_volume, self.base)} "
+            f"{self.base.symbol} / {format_whole(self.tape.quote_volume, self.quote)} "
+            f"{self.quote.symbol}"
             f"  last {_price(self.tape.last_price)}",
         ]
         tokens = [self.base, self.quote]
@@ -90,8 +86,9 @@ class LiveView:
             held = holdings(self.market, tokens, address)
             live = sum(1 for o in (*bids, *asks) if o.owner == address)
             lines.append(
-                f"  {name:<14} {whole(held.tokens[self.base.address], self.base):>14} "
-                f"{self.base.symbol}  {whole(held.tokens[self.quote.address], self.quote):>16} "
+                f"  {name:<14} {format_whole(held.tokens[self.base.address], self.base):>14} "
+                f"{self.base.symbol}  "
+                f"{format_whole(held.tokens[self.quote.address], self.quote):>16} "
                 f"{self.quote.symbol}  offers {live}"
             )
         return "\n".join(lines)

@@ -8,6 +8,7 @@ a bot's own offers are always loaded from the market's paginated views (a handfu
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -233,6 +234,14 @@ class MarketClient:
             for log in event().get_logs(from_block=from_block, to_block=to_block):
                 decoded.append(_to_event(kind, log))
         return sorted(decoded, key=lambda e: (e.block_number, e.log_index))
+
+
+def escrowed(offers: Iterable[Offer]) -> dict[str, int]:
+    """What `offers` lock up in escrow, per pay token (base units)."""
+    totals: defaultdict[str, int] = defaultdict(int)
+    for offer in offers:
+        totals[offer.pay_token] += offer.remaining
+    return dict(totals)
 
 
 def made_offer_ids(market: Contract, receipt: TxReceipt) -> list[int]:

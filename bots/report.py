@@ -11,10 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bots.ledger import ConservationResult, Holdings, TradeTape, conservation, gas_used_by
+from bots.ledger import (
+    ConservationResult,
+    Holdings,
+    TradeTape,
+    conservation,
+    format_whole,
+    gas_used_by,
+)
 from bots.ledger import holdings as read_holdings
 from bots.ledger import tape as fold_tape
-from bots.liveview import whole
 from bots.market import MarketClient
 from strategies.money import Token
 
@@ -47,8 +53,8 @@ class DemoReport:
             "== otcmm demo report ==",
             f"blocks {self.start_block}..{self.end_block}, reference price "
             f"{self.before.reference if self.before else '?'} -> {self.reference} {quote.symbol}",
-            f"trades {self.trades.trades}, volume {whole(self.trades.base_volume, base)} "
-            f"{base.symbol} / {whole(self.trades.quote_volume, quote)} {quote.symbol}",
+            f"trades {self.trades.trades}, volume {format_whole(self.trades.base_volume, base)} "
+            f"{base.symbol} / {format_whole(self.trades.quote_volume, quote)} {quote.symbol}",
             "",
             f"{'bot':<14} {'exit':>4} {'Δ ' + base.symbol:>14} {'Δ ' + quote.symbol:>16} "
             f"{'P&L ' + quote.symbol:>14} {'gas used':>12} {'gas paid (wei)':>15} "
@@ -71,8 +77,8 @@ class DemoReport:
         pnl = self.pnl(name)
         units, wei = self.gas[name]
         return (
-            f"{name:<14} {'-' if code is None else code:>4} {whole(d_base, base):>14} "
-            f"{whole(d_quote, quote):>16} {'-' if pnl is None else f'{pnl:,.2f}':>14} "
+            f"{name:<14} {'-' if code is None else code:>4} {format_whole(d_base, base):>14} "
+            f"{format_whole(d_quote, quote):>16} {'-' if pnl is None else f'{pnl:,.2f}':>14} "
             f"{units:>12,} {wei:>15,} {self.offers_left[name]:>11}"
         )
 

@@ -30,7 +30,6 @@ from bots.redact import redact_url
 
 _T = TypeVar("_T")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-_MASK = "***"
 # Substrings of the OS / urllib3 error text, checked in order, and how to say them in one line.
 _CONNECTION_FAILURES = (
     ("refused", "connection refused"),

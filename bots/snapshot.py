@@ -7,14 +7,13 @@ rebuilds exactly the state it had, so it cannot lose track of an offer or duplic
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
 from web3 import Web3
 
 from bots.fees import fees_for_base_fee
-from bots.market import MarketClient
+from bots.market import MarketClient, escrowed
 from strategies.api import LiveOffer, Snapshot
 from strategies.money import Token
 
@@ -89,10 +88,3 @@ class ChainView:
     def own_offers_anywhere(self) -> list[LiveOffer]:
         """Every live offer of this account on the market, on any pair (for a full clean-up)."""
         return self.market.owner_offers(self.owner)
-
-
-def escrowed(offers: tuple[LiveOffer, ...]) -> dict[str, int]:
-    totals: defaultdict[str, int] = defaultdict(int)
-    for offer in offers:
-        totals[offer.pay_token] += offer.remaining
-    return dict(totals)
