@@ -8,6 +8,7 @@ transaction of ours holds the nonce (resync and take the next one), or anything 
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 from eth_typing import HexStr
@@ -16,6 +17,9 @@ from web3.exceptions import TransactionIndexingInProgress, TransactionNotFound, 
 from web3.types import TxReceipt
 
 from bots.rpc import rpc_error_message
+
+KNOWN_CHECKS = 5
+KNOWN_CHECK_PAUSE_S = 0.1
 
 SendErrorKind = Literal["nonce_too_low", "already_known", "underpriced_replacement", "other"]
 SendResult = Literal["accepted"] | SendErrorKind
@@ -79,10 +83,23 @@ def send_raw(w3: Web3, raw_tx: bytes, tx_hash: str) -> tuple[SendResult, str]:
     except Web3RPCError as exc:
         message = rpc_error_message(exc)
         kind = classify_send_error(message)
-        if kind == "nonce_too_low" and is_known(w3, tx_hash):
+        if kind == "nonce_too_low" and _known_soon(w3, tx_hash):
             kind = "already_known"
         return kind, message
     return "accepted", ""
+
+
+def _known_soon(w3: Web3, tx_hash: str) -> bool:
+    """`is_known`, asked a few times: while a node moves a transaction from its pool into a
+    block it can refuse a resend as "nonce too low" yet not report the transaction for a
+    moment. Deciding "a rival took our nonce" then would re-sign it with the next nonce and
+    execute it twice; the wait only delays the rare case of a genuine rival."""
+    for attempt in range(KNOWN_CHECKS):
+        if is_known(w3, tx_hash):
+            return True
+        if attempt + 1 < KNOWN_CHECKS:
+            time.sleep(KNOWN_CHECK_PAUSE_S)
+    return False
 
 
 def is_known(w3: Web3, tx_hash: str) -> bool:

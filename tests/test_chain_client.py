@@ -670,3 +670,38 @@ def test_fees_are_looked_up_once_per_ttl_and_still_checked_against_the_cap(
     sender.gas_price_cap_wei = -1  # a cached fee must not slip past a lowered cap
     with pytest.raises(GasPriceCapExceeded):
         sender.send_value(world.addr("bob"), 5)
+
+
+def test_nonce_too_low_waits_for_a_transaction_between_pool_and_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A node can refuse a resend as "nonce too low" while, for a moment, reporting the same
+    transaction neither pending nor mined; it must still count as ours, not a rival's."""
+    from types import SimpleNamespace
+
+    from web3.exceptions import TransactionNotFound, Web3RPCError
+
+    from bots import txpool
+
+    answers = [TransactionNotFound("moving"), TransactionNotFound("moving"), {"hash": "0x1"}]
+
+    def get_transaction(_hash: str) -> object:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def send_raw_transaction(_raw: bytes) -> None:
+        raise Web3RPCError("nonce too low", rpc_response={"error": {"message": "nonce too low"}})
+
+    monkeypatch.setattr(txpool, "KNOWN_CHECK_PAUSE_S", 0.0)
+    fake = SimpleNamespace(
+        eth=SimpleNamespace(
+            get_transaction=get_transaction, send_raw_transaction=send_raw_transaction
+        )
+    )
+    assert txpool.send_raw(fake, b"\x01", "0x1") == ("already_known", "nonce too low")  # type: ignore[arg-type]
+    assert answers == []
+
+    answers.extend([TransactionNotFound("gone")] * txpool.KNOWN_CHECKS)
+    assert txpool.send_raw(fake, b"\x01", "0x1")[0] == "nonce_too_low"  # type: ignore[arg-type]
