@@ -4,9 +4,10 @@ Run: `.venv/bin/python -m bench.backtest [--steps N] [--profile]`. A backtest of
 fixed_spread maker, a noise taker and an informed taker) runs N steps (2 000 by default) through
 `bots.backtest.engine.run_backtest`, exactly as `otcmm backtest` runs it. The ceiling is measured
 in the same run on a fresh dev chain: simple value transfers signed with eth_account and sent raw
-through `bots.rpc.connect` as fast as one Python thread can, automine. Then: where the loop's time
-goes (wall seconds per phase) and the JSON-RPC calls per step. `--profile` adds cProfile's top
-entries. Figures vary by machine and load; nothing is asserted beyond the run being correct.
+through `bots.chain.rpc.connect` as fast as one Python thread can, automine. Then: where the
+loop's time goes (wall seconds per phase) and the JSON-RPC calls per step. `--profile` adds
+cProfile's top entries. Figures vary by machine and load; nothing is asserted beyond the run being
+correct.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from bots.backtest.analytics import analyse
 from bots.backtest.engine import RunResult, run_backtest
 from bots.backtest.progress import ProgressLine
 from bots.backtest.scenario import Scenario
-from bots.chainconfig import devchain_params, load_network
-from bots.devchain import DevChain, dev_accounts
-from bots.logs import configure_logging
-from bots.rpc import connect
+from bots.chain.rpc import connect
+from bots.devtools.chainconfig import devchain_params
+from bots.devtools.devchain import DevChain, dev_accounts
+from bots.devtools.network import load_network
+from bots.service.logs import configure_logging
 
 T = TypeVar("T")
 RAW_TRANSFERS = 2_000

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 from web3 import Web3
 
-from bots.chain import Transactor
-from bots.chainconfig import devchain_params, load_network
-from bots.devchain import DevChain, dev_accounts
-from bots.market import made_offer_ids
-from bots.roundtrip import Market, deploy_market, fund
+from bots.chain.transactor import Transactor
+from bots.demo.roundtrip import Market, deploy_market, fund
+from bots.devtools.chainconfig import devchain_params
+from bots.devtools.devchain import DevChain, dev_accounts
+from bots.devtools.network import load_network
+from bots.market.client import made_offer_ids
 
 TARGETS = {"make": 100_000, "full take": 75_000, "partial take": 80_000, "cancel": 50_000}
 REQUOTE_SIZES = (1, 5, 10)

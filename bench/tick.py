@@ -1,8 +1,8 @@
 """Cost of one bot tick on a real anvil: process CPU, wall time and JSON-RPC calls, printed.
 
 Run: `.venv/bin/python -m bench.tick`. A fixed_spread bot quoting 25 levels a side (50 live
-offers) is built by `bots.service.build`, exactly as `otcmm run` builds it, so the RPC count is
-what a real bot sends: every request that reaches the node is counted by the provider's
+offers) is built by `bots.service.process.build`, exactly as `otcmm run` builds it, so the RPC
+count is what a real bot sends: every request that reaches the node is counted by the provider's
 `on_request` hook, below web3's cache. CPU is this process's (`time.process_time`), so anvil's
 own work is not in it; wall time includes it. Figures vary by machine; nothing here is asserted
 beyond the bot doing what the scenario expects.
@@ -19,18 +19,19 @@ from decimal import Decimal
 
 from web3 import Web3
 
-from bots.chain import Transactor
-from bots.chainconfig import devchain_params, load_network
-from bots.config import BotConfig
-from bots.devchain import DevChain, dev_accounts
-from bots.feeds import FallbackFeed, StaticFeed
-from bots.logs import configure_logging
-from bots.market import PAGE_SIZE
-from bots.metrics import BotMetrics
-from bots.roundtrip import Market, deploy_market, fund
-from bots.rpc import RetryingHTTPProvider
-from bots.runner import Bot, TickReport
-from bots.service import build
+from bots.chain.rpc import RetryingHTTPProvider
+from bots.chain.transactor import Transactor
+from bots.demo.roundtrip import Market, deploy_market, fund
+from bots.devtools.chainconfig import devchain_params
+from bots.devtools.devchain import DevChain, dev_accounts
+from bots.devtools.network import load_network
+from bots.feeds.sources import FallbackFeed, StaticFeed
+from bots.market.client import PAGE_SIZE
+from bots.service.config import BotConfig
+from bots.service.logs import configure_logging
+from bots.service.metrics import BotMetrics
+from bots.service.process import build
+from bots.tick.runner import Bot, TickReport
 
 LEVELS = 25  # per side: 50 live offers
 NO_CHANGE_TICKS = 20
@@ -128,7 +129,7 @@ def run() -> tuple[int, list[Sample]]:
         bot = build(bench_config(chain, m), maker, BotMetrics()).bot
         provider = bot.view.market.w3.provider
         if not isinstance(provider, RetryingHTTPProvider):
-            raise SystemExit("bots.service.build no longer uses RetryingHTTPProvider")
+            raise SystemExit("bots.service.process.build no longer uses RetryingHTTPProvider")
         counter = CallCounter()
         provider.on_request = counter
         first = bot.tick()
@@ -151,7 +152,7 @@ def run() -> tuple[int, list[Sample]]:
 def report(placed: int, samples: list[Sample]) -> str:
     lines = [
         f"fixed_spread, {LEVELS} levels a side: {placed} live offers; "
-        f"offers per page (bots.market.PAGE_SIZE): {PAGE_SIZE}",
+        f"offers per page (bots.market.client.PAGE_SIZE): {PAGE_SIZE}",
         "",
         f"{'tick':<14}{'ticks':>6}{'CPU ms/tick':>14}{'wall ms/tick':>14}{'RPC calls/tick':>16}",
         "-" * 64,

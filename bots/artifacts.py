@@ -8,8 +8,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from bots.compiler import BUILD_DIR
 from bots.errors import ToolchainError
+from bots.paths import BUILD_DIR
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ from typing import Any
 
 from web3 import Web3
 
-from bots.chain import Transactor
-from bots.devchain import DevChain, DevChainParams, MiningMode, dev_accounts
-from bots.keystore import create_keystore
-from bots.market import MarketClient
-from bots.roundtrip import Market, deploy_market
+from bots.chain.keystore import create_keystore
+from bots.chain.transactor import Transactor
+from bots.demo.roundtrip import Market, deploy_market
+from bots.devtools.devchain import DevChain, DevChainParams, MiningMode, dev_accounts
+from bots.market.client import MarketClient
 
 PASSWORD = "integration-test-password"  # noqa: S105 - a throwaway dev keystore
 LOW_SCRYPT_N = 2**10

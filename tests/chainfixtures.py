@@ -17,9 +17,9 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from bots.artifacts import load_artifact
-from bots.chain import Transactor
-from bots.devchain import DevChain, DevChainParams, dev_accounts
-from bots.market import MAX_UINT, made_offer_ids
+from bots.chain.transactor import Transactor
+from bots.devtools.devchain import DevChain, DevChainParams, dev_accounts
+from bots.market.client import MAX_UINT, made_offer_ids
 
 
 @dataclass

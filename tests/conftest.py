@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from bots.chainconfig import devchain_params, load_network
-from bots.devchain import DevChainParams
+from bots.devtools.chainconfig import devchain_params
+from bots.devtools.devchain import DevChainParams
+from bots.devtools.network import load_network
 from tests.chainfixtures import NAMES, World, rolled_back, start_world
 
 

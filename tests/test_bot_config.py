@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bots.config import BotConfig, load_config
 from bots.errors import ConfigError
+from bots.service.config import BotConfig, load_config
 
 MARKET = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 BASE = "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512"
@@ -190,7 +190,7 @@ def test_config_is_frozen() -> None:
 
 
 def test_symbols_and_market_come_from_the_seed_jobs_deployment_file(tmp_path: Path) -> None:
-    from bots.deployment import AssetRecord, Deployment, save_deployment
+    from bots.market.deployment import AssetRecord, Deployment, save_deployment
 
     save_deployment(
         tmp_path / "deployment.json",
@@ -223,7 +223,7 @@ def test_a_symbol_without_a_deployment_file_is_explained(tmp_path: Path) -> None
 
 
 def test_an_unknown_symbol_in_the_deployment_is_a_config_error(tmp_path: Path) -> None:
-    from bots.deployment import Deployment, save_deployment
+    from bots.market.deployment import Deployment, save_deployment
 
     save_deployment(tmp_path / "d.json", Deployment(chain_id=8995, market=MARKET, assets={}))
     text = GOOD.replace(f'base = "{BASE}"', 'base = "BND30"\ndeployment = "d.json"')

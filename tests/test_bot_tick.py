@@ -1,6 +1,6 @@
 """`Bot.tick()` in process against real contracts on the session anvil: real signed requotes.
 
-The bot is wired as `bots.service.build` wires it (a `RetryingHTTPProvider`, its own
+The bot is wired as `bots.service.process.build` wires it (a `RetryingHTTPProvider`, its own
 `Transactor` with the gas cap, the feed behind a `FallbackFeed`), except that the price feed and
 the clock belong to the test. Each test starts from the module's market, and `world` rolls the
 chain back afterwards.
@@ -19,16 +19,17 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel
 from web3 import Web3
 
-from bots.chain import Transactor
-from bots.config import RiskLimits
-from bots.executor import Executor
-from bots.feeds import FallbackFeed, PriceFeed, PriceReading
-from bots.market import MAX_UINT, MarketClient
-from bots.metrics import BotMetrics
-from bots.reconcile import Tolerance, reconcile
-from bots.rpc import RetryingHTTPProvider, connect
-from bots.runner import Bot, TickReport
-from bots.snapshot import ChainView, load_token
+from bots.chain.rpc import RetryingHTTPProvider, connect
+from bots.chain.transactor import Transactor
+from bots.feeds.sources import FallbackFeed, PriceFeed, PriceReading
+from bots.market.client import MAX_UINT, MarketClient
+from bots.market.tokens import load_token
+from bots.service.metrics import BotMetrics
+from bots.tick.executor import Executor
+from bots.tick.limits import RiskLimits
+from bots.tick.reconcile import Tolerance, reconcile
+from bots.tick.runner import Bot, TickReport
+from bots.tick.snapshot import ChainView
 from strategies.api import NO_REFERENCE, Decision, LiveOffer, Quote, Snapshot, Strategy
 from strategies.fixed_spread import FixedSpread, FixedSpreadParams
 from strategies.money import offer_price
@@ -161,7 +162,7 @@ def make_rig(
     *,
     raw_feed: bool = False,
 ) -> Rig:
-    """Wire a bot the way `bots.service.build` does, with the test's feed and clock."""
+    """Wire a bot the way `bots.service.process.build` does, with the test's feed and clock."""
     limits = limits or RiskLimits()
     metrics = BotMetrics()
     w3 = connect(book.world.chain.url)

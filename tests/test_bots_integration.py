@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bots.devchain import DevChainParams
+from bots.devtools.devchain import DevChainParams
 from tests.botharness import BotProcess, BotWorld, start_bot_world
 
 pytestmark = pytest.mark.chain

@@ -21,18 +21,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from web3 import Web3
 
-from bots.chain import GasPriceCapExceeded, Transactor, TxEvent, current_fees
-from bots.devchain import DevChain, DevChainParams, dev_accounts
-from bots.errors import ChainError, ConfigError, TxError
-from bots.fees import Fees, bump_within_cap
-from bots.rpc import (
+from bots.chain.fees import Fees, bump_within_cap
+from bots.chain.rpc import (
     RetryingHTTPProvider,
     RpcUnreachable,
     check_connection,
     connect,
     redact_url,
 )
-from bots.txpool import classify_send_error
+from bots.chain.transactor import GasPriceCapExceeded, Transactor, TxEvent, current_fees
+from bots.chain.txpool import classify_send_error
+from bots.devtools.devchain import DevChain, DevChainParams, dev_accounts
+from bots.errors import ChainError, ConfigError, TxError
 from tests.chainfixtures import World
 
 # ---------------------------------------------------------------- refusals, per client wording
@@ -649,16 +649,16 @@ def test_connect_checks_the_dev_chain(world: World) -> None:
 def test_fees_are_looked_up_once_per_ttl_and_still_checked_against_the_cap(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bots.chain
+    import bots.chain.transactor
 
     lookups: list[int] = []
-    real = bots.chain.current_fees
+    real = bots.chain.transactor.current_fees
 
     def counting(w3: Web3, cap_wei: int | None = None) -> Fees:
         lookups.append(1)
         return real(w3, cap_wei)
 
-    monkeypatch.setattr(bots.chain, "current_fees", counting)
+    monkeypatch.setattr(bots.chain.transactor, "current_fees", counting)
     sender = Transactor(world.w3, world.accounts["alice"], fee_ttl_s=60.0)
     sender.send_value(world.addr("bob"), 1)
     sender.send_value(world.addr("bob"), 2)
@@ -681,7 +681,7 @@ def test_nonce_too_low_waits_for_a_transaction_between_pool_and_block(
 
     from web3.exceptions import TransactionNotFound, Web3RPCError
 
-    from bots import txpool
+    from bots.chain import txpool
 
     answers = [TransactionNotFound("moving"), TransactionNotFound("moving"), {"hash": "0x1"}]
 

@@ -11,19 +11,17 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from bots import chainconfig
-from bots.chainconfig import (
+from bots.devtools import chainconfig
+from bots.devtools.chainconfig import (
     CHAINSPEC_FILE,
     DEVCHAIN_FILE,
-    NETWORK_FILE,
-    Network,
     check_rendered,
     devchain_params,
-    load_network,
     render_all,
-    render_chainspec,
     write_rendered,
 )
+from bots.devtools.chainspec import render_chainspec
+from bots.devtools.network import NETWORK_FILE, Network, load_network
 from bots.errors import ConfigError
 from bots.paths import CHAIN_CONFIG_DIR
 

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from bots.compiler import BUILD_DIR, EVM_VERSION, SOLC_LONG_VERSION, build_all, collect_sources
+from bots.devtools.compiler import EVM_VERSION, SOLC_LONG_VERSION, build_all, collect_sources
 from bots.errors import CompileError
+from bots.paths import BUILD_DIR
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +52,7 @@ def _has_opcode(code: bytes, opcode: int) -> bool:
 
 
 def test_sources_resolve_openzeppelin_from_node_modules() -> None:
-    from bots.compiler import CONTRACTS_DIR
+    from bots.paths import CONTRACTS_DIR
 
     units = collect_sources([CONTRACTS_DIR / "AssetToken.sol"])
     assert "contracts/AssetToken.sol" in units
@@ -62,7 +63,7 @@ def test_sources_resolve_openzeppelin_from_node_modules() -> None:
 def test_missing_import_is_a_clear_compile_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bots.compiler as compiler
+    import bots.devtools.compiler as compiler
 
     monkeypatch.setattr(compiler, "REPO_ROOT", tmp_path)
     (tmp_path / "contracts").mkdir()

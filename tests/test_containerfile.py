@@ -136,9 +136,7 @@ def test_runtime_environment_suits_a_read_only_root() -> None:
 
 
 def test_otcmm_home_holds_what_bots_paths_reads() -> None:
-    from bots.chainconfig import CHAIN_CONFIG_DIR
-    from bots.compiler import BUILD_DIR
-    from bots.paths import REPO_ROOT
+    from bots.paths import BUILD_DIR, CHAIN_CONFIG_DIR, REPO_ROOT
 
     home = env_of(FINAL)["OTCMM_HOME"]
     targets = {dest: src for srcs, dest in copies(STAGES[0]) for src in srcs}
@@ -233,7 +231,7 @@ def test_runtime_layout_runs_the_bot_and_seed_roles(tmp_path: Path) -> None:
         f"assert bots.__file__.startswith({str(site)!r}), bots.__file__\n"
         "from bots.artifacts import all_abis, load_artifact\n"
         "assert load_artifact('OtcMarket').bytecode and all_abis()\n"
-        "from bots.chainconfig import load_network\n"
+        "from bots.devtools.network import load_network\n"
         "assert load_network().chain_id == 8995\n"
         "from strategies.registry import build_strategy\n"
     )

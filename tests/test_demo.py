@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bots.demo import BOT_NAMES, DemoOptions, run_demo
+from bots.demo.session import BOT_NAMES, DemoOptions, run_demo
 
 pytestmark = pytest.mark.chain
 

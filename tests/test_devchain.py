@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bots.devchain import DevChain, DevChainParams, anvil_binary, dev_accounts
+from bots.devtools.devchain import DevChain, DevChainParams, anvil_binary, dev_accounts
 from bots.errors import DevChainError
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from bots.errors import ChainError, ConfigError, OtcmmError
-from bots.feeds import (
+from bots.feeds.sources import (
     BookFeed,
     CsvFeed,
     FallbackFeed,
@@ -28,7 +28,7 @@ from bots.feeds import (
     PriceReading,
     StaticFeed,
 )
-from bots.feedspec import BookSpec, HttpSpec, StaticSpec, build_feed, feed_from_spec
+from bots.feeds.spec import BookSpec, HttpSpec, StaticSpec, build_feed, feed_from_spec
 from strategies.api import LiveOffer
 from strategies.money import Token
 from strategies.testing import BASE, QUOTE, ask_offer, bid_offer

@@ -29,11 +29,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from bots import k8s_render
 from bots.cli import build_parser, main
-from bots.config import load_config
 from bots.errors import ConfigError
-from bots.yamlwrite import dump_documents
+from bots.k8s import render as k8s_render
+from bots.k8s.yamlwrite import dump_documents
+from bots.service.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 K8S = REPO / "k8s"
@@ -403,7 +403,7 @@ def test_seed_job_uses_the_real_cli_flags(built: dict[str, Any]) -> None:
 
 
 def test_the_seed_plan_funds_the_fleet(built: dict[str, Any]) -> None:
-    from bots.seedplan import load_plan
+    from bots.seed.plan import load_plan
 
     plan_map = next(
         d
@@ -907,7 +907,7 @@ def test_deploy_on_openshift_builds_the_image_first_from_a_small_context(
     for needed in (
         "Containerfile",
         "pyproject.toml",
-        "bots/cli.py",
+        "bots/cli/main.py",
         "contracts/build/OtcMarket.json",
     ):
         assert (context / needed).is_file(), needed

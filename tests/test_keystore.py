@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bots.cli import main as cli_main
-from bots.errors import KeystoreError
-from bots.keystore import (
+from bots.chain.keystore import (
     Secret,
     create_keystore,
     import_mnemonic,
@@ -24,6 +22,8 @@ from bots.keystore import (
     read_password,
     unlock,
 )
+from bots.cli import main as cli_main
+from bots.errors import KeystoreError
 
 REPO = Path(__file__).resolve().parents[1]
 N = 2**4  # light scrypt: the file records n, so unlock works regardless

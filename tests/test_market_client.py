@@ -5,10 +5,10 @@ import random
 import pytest
 from web3.contract import Contract
 
-from bots.book import apply_events
-from bots.chain import Transactor
+from bots.chain.transactor import Transactor
 from bots.errors import ChainError, TxError
-from bots.market import MarketClient
+from bots.market.book import apply_events
+from bots.market.client import MarketClient
 from tests.chainfixtures import World
 
 
@@ -113,7 +113,7 @@ def test_pair_view_batches_the_first_pages_and_reads_on_for_long_books(
     setup: tuple, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world, base, quote, alice, bob = setup
-    monkeypatch.setattr("bots.market.PAGE_SIZE", 2)  # five asks: pages of 2, 2 and 1
+    monkeypatch.setattr("bots.market.client.PAGE_SIZE", 2)  # five asks: pages of 2, 2 and 1
     specs = [(100 + i, base.address, 200 + i, quote.address) for i in range(5)]
     specs += [(300, quote.address, 150, base.address)]
     ids = alice.requote([], specs)

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from web3.contract import Contract
 
+from bots.chain.revert import decode_revert
 from bots.errors import TxError
-from bots.revert import decode_revert
 from tests.chainfixtures import MarketFixture, World, offer_id, rolled_back
 
 FUNDS = 10**9

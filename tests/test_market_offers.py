@@ -12,8 +12,8 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError
 from web3.types import TxReceipt
 
+from bots.chain.revert import decode_revert
 from bots.errors import TxError
-from bots.revert import decode_revert
 from tests.chainfixtures import (
     MAX_UINT,
     TwoAssetMarket,

@@ -16,11 +16,11 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
+from bots.chain.keystore import Secret
 from bots.errors import ConfigError
-from bots.health import HealthServer
-from bots.keystore import Secret
-from bots.logs import configure_logging, get_logger
-from bots.metrics import BotMetrics
+from bots.service.health import HealthServer
+from bots.service.logs import configure_logging, get_logger
+from bots.service.metrics import BotMetrics
 
 
 @pytest.fixture(autouse=True)
@@ -61,14 +61,14 @@ def test_json_lines_carry_bound_context() -> None:
     buf = io.StringIO()
     configure_logging("json", stream=buf)
     structlog.contextvars.bind_contextvars(bot="mm-1", tick=7)
-    log = get_logger("bots.runner")
+    log = get_logger("bots.tick.runner")
     log.info("requote sent", tx_hash="0xabc")
     log.warning("feed stale", age_s=Decimal("12.5"))
 
     first, second = json_lines(buf)
     assert first["event"] == "requote sent"
     assert (first["bot"], first["tick"], first["tx_hash"]) == ("mm-1", 7, "0xabc")
-    assert first["level"] == "info" and first["logger"] == "bots.runner"
+    assert first["level"] == "info" and first["logger"] == "bots.tick.runner"
     assert first["timestamp"].endswith("Z")
     assert second["level"] == "warning" and second["age_s"] == "12.5"
 
@@ -125,11 +125,11 @@ def test_stdlib_logging_is_routed_once_even_after_reconfiguring() -> None:
     configure_logging("json", stream=io.StringIO())
     configure_logging("json", stream=buf)
     structlog.contextvars.bind_contextvars(bot="mm-1")
-    logging.getLogger("bots.keystore").info("keystore %s", "unlocked")
+    logging.getLogger("bots.chain.keystore").info("keystore %s", "unlocked")
 
     (line,) = json_lines(buf)
     assert line["event"] == "keystore unlocked"
-    assert (line["logger"], line["level"], line["bot"]) == ("bots.keystore", "info", "mm-1")
+    assert (line["logger"], line["level"], line["bot"]) == ("bots.chain.keystore", "info", "mm-1")
 
 
 @pytest.mark.parametrize("fmt", ["json", "console"])

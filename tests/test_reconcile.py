@@ -5,7 +5,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bots.reconcile import Plan, Tolerance, reconcile
+from bots.tick.reconcile import Plan, Tolerance, reconcile
 from strategies.api import LiveOffer, Quote
 from strategies.money import take_cost
 from strategies.testing import BASE, ME, QUOTE

@@ -7,8 +7,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bots.config import RiskLimits
-from bots.risk import Conditions, guard
+from bots.tick.limits import RiskLimits
+from bots.tick.risk import Conditions, guard
 from strategies.api import Decision, Quote, Take
 from strategies.testing import BASE, QUOTE, ask_offer, make_snapshot
 

@@ -10,7 +10,10 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
-from bots.deployment import (
+from bots.chain.keystore import create_keystore
+from bots.errors import ChainError, ConfigError
+from bots.market.client import MarketClient
+from bots.market.deployment import (
     AssetRecord,
     Deployment,
     DonationRecord,
@@ -18,10 +21,7 @@ from bots.deployment import (
     load_deployment,
     save_deployment,
 )
-from bots.errors import ChainError, ConfigError
-from bots.keystore import create_keystore
-from bots.market import MarketClient
-from bots.seed import (
+from bots.seed.actions import (
     ChainState,
     DeployAsset,
     DeployMarket,
@@ -36,8 +36,8 @@ from bots.seed import (
     plan_actions,
     preflight,
 )
-from bots.seedplan import SeedPlan, format_units, load_plan, participant_addresses, to_units
-from bots.seedrun import format_report, run_seed
+from bots.seed.plan import SeedPlan, format_units, load_plan, participant_addresses, to_units
+from bots.seed.run import format_report, run_seed
 from tests.chainfixtures import World
 
 ALICE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bots.keystore import create_keystore, keystore_address
-from bots.seed_cli import fleet_keystores
-from bots.seedplan import load_plan
+from bots.chain.keystore import create_keystore, keystore_address
+from bots.cli.seed import fleet_keystores
+from bots.seed.plan import load_plan
 from tests.chainfixtures import World
 
 pytestmark = pytest.mark.chain
@@ -211,7 +211,7 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_in_a_log(
 ) -> None:
     import io
 
-    from bots import seed_cli
+    from bots.cli import seed as seed_cli
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

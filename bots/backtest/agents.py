@@ -1,6 +1,6 @@
 """The agents of a backtest: each an account with an in-process `Bot` wired like `otcmm run`'s.
 
-`bots.service.build` wires a bot from a config file and a keystore; here the same pieces
+`bots.service.process.build` wires a bot from a config file and a keystore; here the same pieces
 (`Transactor`, `MarketClient`, `ChainView`, `Executor`, `RiskLimits`, `Tolerance`, `BotMetrics`)
 are wired from the scenario, with a feed and a clock the engine sets each step. The view and the
 executor are timed subclasses, so a backtest can say where its time goes.
@@ -21,15 +21,15 @@ from web3 import Web3
 
 from bots.backtest.scenario import Inventory, NoiseFlow, Scenario, flow_strategy
 from bots.backtest.world import Deployment, agent_account, fund
-from bots.chain import Transactor, TxEvent
-from bots.config import ReconcileConfig, RiskLimits
-from bots.executor import Execution, Executor
-from bots.feeds import PriceReading
-from bots.market import MarketClient
-from bots.metrics import BotMetrics
-from bots.reconcile import Plan, Tolerance
-from bots.runner import Bot
-from bots.snapshot import ChainView, Observation
+from bots.chain.transactor import Transactor, TxEvent
+from bots.feeds.sources import PriceReading
+from bots.market.client import MarketClient
+from bots.service.metrics import BotMetrics
+from bots.tick.executor import Execution, Executor
+from bots.tick.limits import ReconcileConfig, RiskLimits
+from bots.tick.reconcile import Plan, Tolerance
+from bots.tick.runner import Bot
+from bots.tick.snapshot import ChainView, Observation
 from strategies.api import LiveOffer, Take
 from strategies.registry import build_strategy
 
@@ -48,7 +48,7 @@ class SimClock:
 
 
 class SteppedFeed:
-    """A `bots.feeds.PriceFeed` whose price and observation time the engine sets each step."""
+    """A `PriceFeed` whose price and observation time the engine sets each step."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -195,7 +195,7 @@ def build_agent(
     clock: SimClock,
     timings: Timings,
 ) -> Agent:
-    """Fund the agent's account, then wire its bot as `bots.service.build` does."""
+    """Fund the agent's account, then wire its bot as `bots.service.process.build` does."""
     account = agent_account(seed, plan.name)
     fund(deployment, Transactor(w3, account), plan.inventory)
     meter = GasMeter()  # counts from here on: the steps' transactions, not the setup's

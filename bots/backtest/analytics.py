@@ -31,8 +31,8 @@ import numpy as np
 
 from bots.backtest.engine import AgentInfo, QuoteView, RunResult
 from bots.backtest.pricepath import YEAR_S
-from bots.ledger import ConservationResult
-from bots.market import MarketEvent
+from bots.market.client import MarketEvent
+from bots.market.ledger import ConservationResult
 from strategies.money import Token
 
 MILLION = Decimal(1_000_000)

@@ -2,9 +2,9 @@
 
 Design (deterministic by construction): anvil runs with `--no-mining` and a block-timestamp
 interval of 0, and every raw transaction is followed at once by an `evm_mine` (see
-`MiningProvider`): `bots.chain.Transactor` waits for each receipt, so on a chain that only mines
-on request a tick would otherwise wait forever, and anvil's own automine mines a moment after
-answering, which costs the transactor a 50 ms receipt poll now and then. Each step
+`MiningProvider`): `bots.chain.transactor.Transactor` waits for each receipt, so on a chain
+that only mines on request a tick would otherwise wait forever, and anvil's own automine mines a
+moment after answering, which costs the transactor a 50 ms receipt poll now and then. Each step
 
 1. mines an empty block stamped with the step's time (`evm_mine [t]`): the step's first block,
    so every snapshot of the step reads that time;
@@ -41,12 +41,13 @@ from bots.backtest.agents import Agent, Role, SimClock, Timings, agent_plans, bu
 from bots.backtest.pricepath import PricePath, build_path
 from bots.backtest.scenario import Inventory, Scenario
 from bots.backtest.world import Deployment, deploy
-from bots.chainconfig import devchain_params, load_network
-from bots.devchain import DevChain, DevChainParams, dev_accounts
+from bots.chain.rpc import RetryingHTTPProvider
+from bots.devtools.chainconfig import devchain_params
+from bots.devtools.devchain import DevChain, DevChainParams, dev_accounts
+from bots.devtools.network import load_network
 from bots.errors import ChainError
-from bots.ledger import ConservationResult, conservation
-from bots.market import MarketEvent
-from bots.rpc import RetryingHTTPProvider
+from bots.market.client import MarketEvent
+from bots.market.ledger import ConservationResult, conservation
 from strategies.api import LiveOffer
 from strategies.money import Token, offer_price
 

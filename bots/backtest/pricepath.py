@@ -16,7 +16,7 @@ import numpy as np
 
 from bots.backtest.scenario import CsvPath, GbmPath, JumpPath, Scenario
 from bots.errors import ConfigError
-from bots.pricecsv import PriceFileError, read_price_rows
+from bots.feeds.pricefile import PriceFileError, read_price_rows
 
 YEAR_S = 365 * 24 * 3600
 
@@ -79,7 +79,7 @@ def simulate(spec: GbmPath | JumpPath, steps: int, dt_s: int, seed: int) -> tupl
 
 
 def load_csv(path: Path) -> list[tuple[int, Decimal]]:
-    """``timestamp,price`` rows (see `bots.pricecsv`) as whole unix seconds, strictly
+    """``timestamp,price`` rows (see `bots.feeds.pricefile`) as whole unix seconds, strictly
     increasing: each row is a step, and a block timestamp is a whole second after the last."""
     try:
         rows = read_price_rows(path)

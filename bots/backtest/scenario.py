@@ -19,8 +19,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bots.config import ReconcileConfig, RiskLimits
 from bots.errors import ConfigError
+from bots.tick.limits import ReconcileConfig, RiskLimits
 from bots.tomlfile import read_toml
 from strategies.api import StrategyConfigError
 from strategies.registry import build_strategy

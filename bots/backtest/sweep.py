@@ -123,7 +123,7 @@ def run_sweep(
 
 
 def _init_worker(log_level: str) -> None:
-    from bots.logs import configure_logging
+    from bots.service.logs import configure_logging
 
     configure_logging("console", log_level)
 

@@ -16,8 +16,8 @@ from web3 import Web3
 
 from bots.artifacts import load_artifact
 from bots.backtest.scenario import AssetSpec, Inventory, Scenario
-from bots.chain import Transactor
-from bots.market import MAX_UINT, MarketClient
+from bots.chain.transactor import Transactor
+from bots.market.client import MAX_UINT, MarketClient
 from strategies.money import Token
 
 GAS_MONEY_WEI = 10 * 10**18  # the chain charges no fee; gas money keeps the guard's check real

@@ -1,0 +1,7 @@
+"""One account talking to one node: the bottom layer of otcmm.
+
+Owns JSON-RPC with retries (`rpc`), signing and sending with a local nonce, fees and stuck-tx
+replacement (`transactor`, `fees`, `txpool`), readable revert reasons (`revert`), the journal of
+signed transactions (`journal`), keystores (`keystore`) and URL redaction (`redact`).
+Must not import any other otcmm package: everything else is built on it.
+"""

@@ -1,0 +1,113 @@
+"""`otcmm compile | chain-config | devchain`: contracts, the network's renders, a dev chain."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from bots.errors import OtcmmError
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    from bots.devtools.compiler import build_all, write_artifacts
+    from bots.paths import BUILD_DIR
+
+    files = build_all(args.compiler)
+    if args.check:
+        stale = [path for path, text in files.items() if _read(path) != text]
+        for path in stale:
+            print(f"out of date: {path.relative_to(BUILD_DIR.parent.parent)}")
+        if stale:
+            raise OtcmmError("committed artifacts differ from a fresh compile: run `otcmm compile`")
+        print(f"{len(files)} artifacts match a fresh compile")
+        return 0
+    changed = write_artifacts(files)
+    print(f"compiled {len(files)} contracts; {len(changed)} artifact files changed")
+    return 0
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def _cmd_chain_config(args: argparse.Namespace) -> int:
+    from bots.devtools.chainconfig import check_rendered, write_rendered
+
+    if args.action == "render":
+        changed = write_rendered()
+        print(f"rendered chain-config; {len(changed)} files changed")
+        return 0
+    stale = check_rendered()
+    if stale:
+        raise OtcmmError(
+            f"rendered chain-config is out of date ({', '.join(p.name for p in stale)}): "
+            "run `otcmm chain-config render`"
+        )
+    print("rendered chain-config matches network.toml")
+    return 0
+
+
+def _cmd_devchain(args: argparse.Namespace) -> int:
+    from bots.devtools.chainconfig import devchain_params
+    from bots.devtools.devchain import DevChain, dev_accounts
+    from bots.devtools.network import load_network
+
+    params = devchain_params(load_network())
+    with DevChain(params, mode=args.mode, port=args.port) as chain:
+        print(
+            f"dev chain (anvil pid {chain.pid}) on {chain.url}, chain id {params.chain_id}, "
+            f"mining: {args.mode}"
+        )
+        print("DEV-ONLY prefunded accounts (public mnemonic from chain-config/network.toml):")
+        for account in dev_accounts(params, min(params.accounts, 5)):
+            print(f"  {account.address}")
+        print("Ctrl-C to stop")
+        wait_for_signal()
+    return 0
+
+
+def wait_for_signal() -> None:
+    stop = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    while not stop:
+        time.sleep(0.2)
+
+
+def register(sub: Any) -> None:
+    """Add the developer commands to the `otcmm` subparsers."""
+    p = sub.add_parser("compile", help="compile contracts/ into contracts/build/*.json")
+    p.add_argument("--check", action="store_true", help="only verify the committed artifacts")
+    p.add_argument(
+        "--compiler",
+        choices=["auto", "native", "solcjs"],
+        default="auto",
+        help="native solc 0.8.28 if installed (auto), else solc-js from node_modules",
+    )
+    p.set_defaults(handler=_cmd_compile)
+
+    p = sub.add_parser("chain-config", help="render or check chain-config/rendered/")
+    p.add_argument("action", choices=["render", "check"])
+    p.set_defaults(handler=_cmd_chain_config)
+
+    p = sub.add_parser("devchain", help="run a local dev chain (anvil) in the foreground")
+    p.add_argument(
+        "--mode",
+        choices=["auto", "interval", "manual"],
+        default="interval",
+        help="auto: a block per transaction; interval: AuRa-like block time; "
+        "manual: mine on evm_mine only",
+    )
+    p.add_argument("--port", type=int, default=0, help="JSON-RPC port (default: a free one)")
+    p.set_defaults(handler=_cmd_devchain)

@@ -1,0 +1,157 @@
+"""`otcmm seed` and `otcmm fleet keystores`: initialize a market, and make the fleet's keys.
+
+`seed` runs as a one-shot Kubernetes Job: it is safe to run again (a second run sends nothing)
+and resumes where an interrupted run stopped. `--dry-run` needs no password: it reads the
+initializer's address from its keystore and prints the actions a run would send. Passwords come
+from a file (a mounted Secret), `$OTCMM_KEYSTORE_PASSWORD` or a prompt, never from argv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from bots.chain.keystore import Secret, keystore_address, read_password, unlock
+from bots.cli.keystore import scrypt_n_from_env
+from bots.errors import ConfigError
+from bots.seed.plan import fleet_keystores, load_plan
+
+__all__ = ["fleet_keystores", "register"]
+
+RPC_URL_ENV = "OTCMM_RPC_URL"
+DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+
+
+def _cmd_fleet_keystores(args: argparse.Namespace) -> int:
+    plan = load_plan(args.plan)
+    missing = {p.name for p in plan.participants if p.keystore and not p.keystore.exists()}
+    password: Secret = Secret("")
+    if missing:  # ask only when there is something to encrypt
+        password = read_password(password_file=args.password_file, prompt=True, confirm=True)
+    addresses = fleet_keystores(plan, password, scrypt_n_from_env())
+    for name, address in addresses.items():
+        print(f"{'created' if name in missing else 'exists ':<7} {name:<20} {address}")
+    print(f"{len(missing)} created, {len(addresses) - len(missing)} already existed")
+    return 0
+
+
+def _cmd_seed(args: argparse.Namespace) -> int:
+    from bots.chain.rpc import check_connection, connect
+    from bots.seed.actions import format_actions
+    from bots.seed.run import format_report, plan_seed, run_seed
+
+    plan = load_plan(args.plan)
+    deployment_path: Path = args.deployment or args.plan.parent / "deployment.json"
+    w3 = connect(args.rpc_url or os.environ.get(RPC_URL_ENV) or DEFAULT_RPC_URL)
+    check_connection(w3, args.chain_id)
+    if args.dry_run:
+        address = (
+            _dev_account(args.dev_account).address
+            if args.keystore is None
+            else (keystore_address(args.keystore))
+        )
+        ready = plan_seed(w3, address, plan, deployment_path)
+        print(format_actions(ready.actions) + "\ndry run: nothing sent")
+        return 0
+    if args.keystore is None:
+        initializer = _dev_account(args.dev_account)
+    else:
+        password = read_password(password_file=args.password_file, prompt=True)
+        initializer = unlock(args.keystore, password)
+    with _progress() as progress:
+        report = run_seed(w3, initializer, plan, deployment_path, progress=progress)
+    print(format_report(report))
+    print(f"deployment: {deployment_path}")
+    return 0
+
+
+def _dev_account(index: int) -> LocalAccount:
+    """A prefunded account of the dev chain (public mnemonic in chain-config): DEV ONLY."""
+    from bots.devtools.chainconfig import devchain_params
+    from bots.devtools.devchain import dev_accounts
+    from bots.devtools.network import load_network
+
+    params = devchain_params(load_network())
+    if not 0 <= index < params.accounts:
+        raise ConfigError(f"--dev-account must be in [0, {params.accounts})")
+    return dev_accounts(params, index + 1)[index]
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int, int, str], None]]:
+    """A progress bar on a terminal; one line per action in a Job's log, which has no cursor."""
+    if not sys.stderr.isatty():
+        yield _print_progress
+        return
+    from tqdm import tqdm
+
+    with tqdm(unit="tx", file=sys.stderr, leave=True) as bar:
+
+        def update(done: int, total: int, label: str) -> None:
+            bar.total = total
+            bar.set_description_str(label[:40])
+            bar.update(done - bar.n)
+
+        yield update
+
+
+def _print_progress(done: int, total: int, label: str) -> None:
+    """One line per action on stderr: a Job's log shows how far a run got."""
+    print(f"[{done}/{total}] {label}", file=sys.stderr, flush=True)
+
+
+def register(subparsers: Any) -> None:
+    """Add `seed` and `fleet keystores` to argparse subparsers (see `keystore_cli.register`)."""
+    p = subparsers.add_parser(
+        "seed",
+        help="deploy the market and assets, issue, and fund participants (idempotent)",
+        allow_abbrev=False,
+    )
+    p.add_argument("--plan", type=Path, required=True, help="the seed plan (TOML)")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--keystore", type=Path, help="the initializer's (central bank's) keystore")
+    who.add_argument(
+        "--dev-account",
+        type=int,
+        metavar="N",
+        help="DEV ONLY: use prefunded account N of the local dev chain as the initializer",
+    )
+    _password_option(p)
+    p.add_argument(
+        "--rpc-url", help=f"JSON-RPC endpoint (default ${RPC_URL_ENV}, else {DEFAULT_RPC_URL})"
+    )
+    p.add_argument(
+        "--deployment",
+        type=Path,
+        help="deployment file to read and update (default: deployment.json next to the plan)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the actions, send nothing")
+    p.add_argument("--chain-id", type=int, help="refuse to run unless the node serves this id")
+    p.set_defaults(handler=_cmd_seed)
+
+    fleet = subparsers.add_parser("fleet", help="manage the participants of a seed plan")
+    sub = fleet.add_subparsers(dest="fleet_action", required=True, metavar="ACTION")
+    p = sub.add_parser(
+        "keystores",
+        help="create the missing keystore of every participant (never overwrites)",
+        allow_abbrev=False,
+    )
+    p.add_argument("--plan", type=Path, required=True, help="the seed plan (TOML)")
+    _password_option(p)
+    p.set_defaults(handler=_cmd_fleet_keystores)
+
+
+def _password_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--password-file",
+        type=Path,
+        help="file holding the password (one trailing newline ignored); "
+        "else $OTCMM_KEYSTORE_PASSWORD, else a prompt",
+    )

@@ -1,0 +1,272 @@
+"""Typed client for OtcMarket and its ERC20 tokens.
+
+Amounts are integers in base units end to end. The chain is the source of truth: the book and
+a bot's own offers are always loaded from the market's paginated views (a handful of
+`eth_call`s however many offers were ever made) and kept current from `LogMake`/`LogTake`/
+`LogKill` logs between loads.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from eth_abi.abi import decode
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+from web3.types import BlockIdentifier, TxReceipt
+from web3.utils import get_abi_output_types
+
+from bots.artifacts import load_artifact
+from bots.chain.transactor import Transactor
+from bots.errors import ChainError
+from strategies.api import LiveOffer as Offer
+
+Block = BlockIdentifier
+MAX_UINT = 2**256 - 1
+PAGE_SIZE = 200  # offers per eth_call: ~9 words each, well inside any node's call gas cap
+
+_ERC20_ABI = load_artifact("AssetToken").abi
+
+
+def offer_from_view(view: Sequence[Any]) -> Offer:
+    """An `OfferView` tuple returned by the market's views, as a typed offer."""
+    return Offer(
+        id=int(view[0]),
+        owner=Web3.to_checksum_address(view[1]),
+        pay_token=Web3.to_checksum_address(view[2]),
+        buy_token=Web3.to_checksum_address(view[3]),
+        pay_amt=int(view[4]),
+        buy_amt=int(view[5]),
+        remaining=int(view[6]),
+        remaining_buy=int(view[7]),
+        timestamp=int(view[8]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MarketEvent:
+    """One decoded market log, in chain order."""
+
+    kind: Literal["make", "take", "kill"]
+    offer_id: int
+    block_number: int
+    log_index: int
+    maker: str
+    pay_token: str
+    buy_token: str
+    pay_amt: int  # make: offered; take: quantity taken; kill: remaining returned
+    buy_amt: int  # make: asked; take: amount paid to the maker; kill: remaining asked
+    timestamp: int
+    taker: str | None = None
+
+
+class MarketClient:
+    """Reads the market for anyone; trades for the account of `transactor` when given."""
+
+    def __init__(self, w3: Web3, market_address: str, transactor: Transactor | None = None):
+        self.w3 = w3
+        self.contract: Contract = w3.eth.contract(
+            address=Web3.to_checksum_address(market_address),
+            abi=load_artifact("OtcMarket").abi,
+        )
+        self.market_address = self.contract.address
+        self._tx = transactor
+        self._tokens: dict[str, Contract] = {}
+        self._encoded: dict[tuple[str, str, tuple[Any, ...]], tuple[str, list[str]]] = {}
+
+    # ------------------------------------------------------------------ reading
+    def pair_offers(self, pay_token: str, buy_token: str, block: Block = "latest") -> list[Offer]:
+        """All active offers selling `pay_token` for `buy_token`, in id order."""
+        args = (Web3.to_checksum_address(pay_token), Web3.to_checksum_address(buy_token))
+        return list(self._pages("getPairOffers", args, block))
+
+    def owner_offers(self, owner: str, block: Block = "latest") -> list[Offer]:
+        """All active offers of `owner`, in id order."""
+        return list(self._pages("getOwnerOffers", (Web3.to_checksum_address(owner),), block))
+
+    def all_offers(self, block: Block = "latest") -> list[Offer]:
+        return list(self._pages("getOffers", (), block))
+
+    def book(
+        self, base: str, quote: str, block: Block = "latest"
+    ) -> tuple[list[Offer], list[Offer]]:
+        """(bids, asks) of a market: bids sell quote for base, asks sell base for quote."""
+        return self.pair_offers(quote, base, block), self.pair_offers(base, quote, block)
+
+    def _pages(
+        self, view: str, args: tuple[Any, ...], block: Block, start: int = 0
+    ) -> Iterator[Offer]:
+        """Every page read at the same block, so a long book is one consistent picture."""
+        cursor = start
+        while True:
+            page, cursor = self._call(self.contract, view, (*args, cursor, PAGE_SIZE), block)
+            yield from (offer_from_view(view) for view in page)
+            if cursor == 0:
+                return
+
+    def offer(self, offer_id: int) -> Offer | None:
+        view = self.contract.functions.offerInfo(offer_id).call()
+        return offer_from_view(view) if int(view[1], 16) != 0 else None
+
+    def spend_for(self, offer_id: int, quantity: int) -> int:
+        return int(self.contract.functions.spendFor(offer_id, quantity).call())
+
+    def token(self, address: str) -> Contract:
+        """The ERC20 at `address`, built once: building a contract object costs more CPU than
+        the eth_call made through it."""
+        contract = self._tokens.get(address)
+        if contract is None:
+            checksummed = Web3.to_checksum_address(address)
+            contract = self.w3.eth.contract(address=checksummed, abi=_ERC20_ABI)
+            self._tokens[address] = contract
+        return contract
+
+    def balance_of(self, token: str, owner: str, block: Block = "latest") -> int:
+        (balance,) = self._call(self.token(token), "balanceOf", (owner,), block)
+        return int(balance)
+
+    def pair_view(
+        self, base: str, quote: str, owner: str, block: int
+    ) -> tuple[list[Offer], list[Offer], dict[str, int], int]:
+        """(bids, asks, token balances, native balance) of `owner` on a pair at `block`.
+
+        The first book pages, both balances and the gas money go out as one JSON-RPC batch: one
+        round trip instead of five, every tick. Books longer than a page read on, page by page.
+        """
+        owner = Web3.to_checksum_address(owner)
+        base, quote = Web3.to_checksum_address(base), Web3.to_checksum_address(quote)
+        reads = [
+            (self.contract, "getPairOffers", (quote, base, 0, PAGE_SIZE)),
+            (self.contract, "getPairOffers", (base, quote, 0, PAGE_SIZE)),
+            (self.token(base), "balanceOf", (owner,)),
+            (self.token(quote), "balanceOf", (owner,)),
+        ]
+        prepared = [self._prepare(contract, name, args) for contract, name, args in reads]
+        with self.w3.batch_requests() as batch:
+            for (contract, _, _), (data, _) in zip(reads, prepared, strict=True):
+                call = {"to": contract.address, "data": data}
+                batch.add(self.w3.eth.call(call, block))  # type: ignore[arg-type]
+            batch.add(self.w3.eth.get_balance(owner, block))
+            results: list[Any] = list(batch.execute())  # formatted results, in request order
+        *raw, native = results
+        decoded = [decode(types, data) for (_, types), data in zip(prepared, raw, strict=True)]
+        sides = []
+        for (page, cursor), (pay, buy) in zip(
+            decoded[:2], ((quote, base), (base, quote)), strict=True
+        ):
+            offers = [offer_from_view(view) for view in page]
+            if cursor:
+                offers += self._pages("getPairOffers", (pay, buy), block, start=int(cursor))
+            sides.append(offers)
+        balances: dict[str, int] = {base: int(decoded[2][0]), quote: int(decoded[3][0])}
+        return sides[0], sides[1], balances, int(native)
+
+    def _prepare(
+        self, contract: Contract, name: str, args: tuple[Any, ...]
+    ) -> tuple[str, list[str]]:
+        key = (contract.address, name, args)
+        cached = self._encoded.get(key)
+        if cached is None:
+            fn = contract.get_function_by_name(name)(*args)
+            cached = (fn._encode_transaction_data(), get_abi_output_types(fn.abi))
+            self._encoded[key] = cached
+        return cached
+
+    def _call(self, contract: Contract, name: str, args: tuple[Any, ...], block: Block) -> Any:
+        """An `eth_call` whose calldata is encoded once per (contract, function, arguments) and
+        whose result eth_abi decodes directly: web3's contract-call layer costs more CPU than
+        the call itself, and a bot repeats the same reads every tick."""
+        data, types = self._prepare(contract, name, args)
+        raw = self.w3.eth.call({"to": contract.address, "data": data}, block)  # type: ignore[typeddict-item]
+        return decode(types, raw)
+
+    # ------------------------------------------------------------------ trading
+    @property
+    def transactor(self) -> Transactor:
+        if self._tx is None:
+            raise ChainError("this market client is read-only: it has no signing account")
+        return self._tx
+
+    def ensure_allowance(self, token: str, needed: int) -> TxReceipt | None:
+        """Approve the market for unlimited spending when the allowance is below `needed`."""
+        erc20 = self.token(token)
+        owner = self.transactor.address
+        if int(erc20.functions.allowance(owner, self.market_address).call()) >= needed:
+            return None
+        return self.transactor.transact(erc20.functions.approve(self.market_address, MAX_UINT))
+
+    def make(self, pay_amt: int, pay_token: str, buy_amt: int, buy_token: str) -> int:
+        """Escrow `pay_amt` and offer it for `buy_amt`; return the new offer's id."""
+        fn = self.contract.functions.offer(pay_amt, pay_token, buy_amt, buy_token)
+        receipt = self.transactor.transact(fn)
+        return made_offer_ids(self.contract, receipt)[0]
+
+    def take(self, offer_id: int, quantity: int) -> TxReceipt:
+        return self.transactor.transact(self.contract.functions.buy(offer_id, quantity))
+
+    def cancel(self, offer_id: int) -> TxReceipt:
+        return self.transactor.transact(self.contract.functions.cancel(offer_id))
+
+    def requote(
+        self,
+        cancels: Iterable[tuple[int, int]],
+        offers: Iterable[tuple[int, str, int, str]],
+    ) -> list[int]:
+        """Atomically cancel `(id, expected_remaining)` pairs and make `(pay, payToken, buy,
+        buyToken)` offers; return the new ids. Reverts as a whole if any cancelled offer no
+        longer has its expected remaining amount."""
+        fn = self.contract.functions.requote(list(cancels), list(offers))
+        return made_offer_ids(self.contract, self.transactor.transact(fn))
+
+    # ------------------------------------------------------------------ logs
+    def events(self, from_block: int, to_block: int | str = "latest") -> list[MarketEvent]:
+        """Market events in `[from_block, to_block]`, in chain order."""
+        decoded: list[MarketEvent] = []
+        for kind, event in (
+            ("make", self.contract.events.LogMake),
+            ("take", self.contract.events.LogTake),
+            ("kill", self.contract.events.LogKill),
+        ):
+            for log in event().get_logs(from_block=from_block, to_block=to_block):
+                decoded.append(_to_event(kind, log))
+        return sorted(decoded, key=lambda e: (e.block_number, e.log_index))
+
+
+def escrowed(offers: Iterable[Offer]) -> dict[str, int]:
+    """What `offers` lock up in escrow, per pay token (base units)."""
+    totals: defaultdict[str, int] = defaultdict(int)
+    for offer in offers:
+        totals[offer.pay_token] += offer.remaining
+    return dict(totals)
+
+
+def made_offer_ids(market: Contract, receipt: TxReceipt) -> list[int]:
+    """Ids of the offers a transaction made, from the market's own `LogMake` logs, in order."""
+    events = market.events.LogMake().process_receipt(receipt, errors=DISCARD)
+    return [
+        int.from_bytes(event["args"]["id"], "big")
+        for event in events
+        if event["address"] == market.address
+    ]
+
+
+def _to_event(kind: str, log: Any) -> MarketEvent:
+    args = log["args"]
+    is_take = kind == "take"
+    return MarketEvent(
+        kind=kind,  # type: ignore[arg-type]
+        offer_id=int.from_bytes(args["id"], "big"),
+        block_number=int(log["blockNumber"]),
+        log_index=int(log["logIndex"]),
+        maker=Web3.to_checksum_address(args["maker"]),
+        pay_token=Web3.to_checksum_address(args["pay_gem"]),
+        buy_token=Web3.to_checksum_address(args["buy_gem"]),
+        pay_amt=int(args["take_amt"] if is_take else args["pay_amt"]),
+        buy_amt=int(args["give_amt"] if is_take else args["buy_amt"]),
+        timestamp=int(args["timestamp"]),
+        taker=Web3.to_checksum_address(args["taker"]) if is_take else None,
+    )

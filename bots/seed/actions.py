@@ -1,0 +1,296 @@
+"""The seed job's decisions: what is still to do, and whether the initializer can pay for it.
+
+Planning is pure: the plan, the deployment record and a snapshot of balances go in, an ordered
+list of actions comes out, so idempotence is a property of one function that tests can check
+without a chain. Top-ups are differences to targets (never negative: tokens are never taken
+back), issuance tops the total supply up to the plan's, and offerings and donations are due only
+while their id is not recorded. `preflight` adds up what the actions spend and refuses the lot
+before anything is sent when the initializer could not finish: half a seed is worse than none.
+
+Execution lives in `bots.seed.run`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from web3 import Web3
+
+from bots.errors import ConfigError, OtcmmError
+from bots.market.deployment import (
+    Deployment,
+)
+from bots.seed.plan import (
+    NATIVE,
+    NATIVE_DECIMALS,
+    Donation,
+    SeedPlan,
+    format_units,
+    offer_amounts,
+)
+
+Progress = Callable[[int, int, str], None]
+"""Called after each action with (actions done, actions in total, the action's label)."""
+IDLE_TIMEOUT_S = 120.0
+
+
+class SeedError(OtcmmError):
+    """The plan cannot be carried out with what the initializer holds; nothing was sent.
+
+    Its own exit code: a Job that stops here needs funds or a smaller plan, not a retry.
+    """
+
+    exit_code = 5
+
+
+def _amount(units: int, symbol: str, decimals: int) -> str:
+    if symbol == NATIVE:
+        return f"{format_units(units, decimals, trim=True)} ether"
+    return f"{format_units(units, decimals)} {symbol}"
+
+
+@dataclass(frozen=True)
+class DeployMarket:
+    @property
+    def label(self) -> str:
+        return "deploy OtcMarket"
+
+
+@dataclass(frozen=True)
+class DeployAsset:
+    symbol: str
+    name: str
+    decimals: int
+    cap: int  # base units; 0 = uncapped
+
+    @property
+    def label(self) -> str:
+        return f"deploy asset {self.symbol} ({self.name}, {self.decimals} decimals)"
+
+
+@dataclass(frozen=True)
+class Issue:
+    symbol: str
+    amount: int
+    decimals: int
+
+    @property
+    def label(self) -> str:
+        return f"issue {_amount(self.amount, self.symbol, self.decimals)} to the initializer"
+
+
+@dataclass(frozen=True)
+class TopUpGas:
+    name: str
+    address: str
+    amount: int  # wei
+    symbol: str = NATIVE
+    decimals: int = NATIVE_DECIMALS
+
+    @property
+    def label(self) -> str:
+        return f"top up {self.name} by {_amount(self.amount, NATIVE, NATIVE_DECIMALS)}"
+
+
+@dataclass(frozen=True)
+class TopUpToken:
+    name: str
+    address: str
+    symbol: str
+    amount: int
+    decimals: int
+
+    @property
+    def label(self) -> str:
+        return f"top up {self.name} by {_amount(self.amount, self.symbol, self.decimals)}"
+
+
+@dataclass(frozen=True)
+class Offer:
+    id: str
+    symbol: str
+    amount: int
+    decimals: int
+    quote: str
+    buy_amount: int
+    quote_decimals: int
+
+    @property
+    def label(self) -> str:
+        pay = _amount(self.amount, self.symbol, self.decimals)
+        buy = _amount(self.buy_amount, self.quote, self.quote_decimals)
+        return f"offer {self.id}: {pay} for {buy}"
+
+
+@dataclass(frozen=True)
+class Donate:
+    id: str
+    to: str  # participant name or address, as the plan says
+    address: str
+    symbol: str  # NATIVE for ether
+    amount: int
+    decimals: int
+
+    @property
+    def label(self) -> str:
+        return f"donate {self.id}: {_amount(self.amount, self.symbol, self.decimals)} to {self.to}"
+
+
+Action = DeployMarket | DeployAsset | Issue | TopUpGas | TopUpToken | Offer | Donate
+
+GAS_PER_ACTION: Mapping[type, int] = {
+    DeployMarket: 3_000_000,  # measured ~2.06M
+    DeployAsset: 1_600_000,  # ~1.09M
+    Issue: 110_000,  # ~72k
+    TopUpGas: 21_000,
+    TopUpToken: 80_000,  # ~51k
+    Offer: 370_000,  # approve ~46k + a pair's first offer ~199k
+    Donate: 80_000,
+}
+"""Gas units allowed per action for the preflight (measured on anvil, plus ~50%)."""
+
+
+@dataclass(frozen=True)
+class GasEstimate:
+    """What the actions may cost in gas money: the node's price times a per-kind allowance."""
+
+    price_wei: int
+    per_action: Mapping[type, int] = field(default_factory=lambda: dict(GAS_PER_ACTION))
+
+    def cost_wei(self, actions: Iterable[Action]) -> int:
+        return self.price_wei * sum(self.per_action[type(action)] for action in actions)
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """One account's balances: wei, and base units per asset symbol (absent means 0)."""
+
+    native: int
+    tokens: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChainState:
+    """What the chain says now, for the initializer and every participant (by name)."""
+
+    initializer: Holdings
+    participants: Mapping[str, Holdings]
+    addresses: Mapping[str, str]
+    supplies: Mapping[str, int]  # totalSupply of each deployed asset
+
+
+def plan_actions(plan: SeedPlan, deployment: Deployment | None, state: ChainState) -> list[Action]:
+    """Everything still to do, in execution order; empty when the chain matches the plan.
+
+    `deployment` None means nothing is deployed yet. Contracts come first (the rest needs their
+    addresses), then issuance (it funds the transfers), then top-ups, offerings and donations
+    in plan order.
+    """
+    actions: list[Action] = [DeployMarket()] if deployment is None else []
+    deployed = _check_compatible(plan, deployment)
+    actions += [
+        DeployAsset(a.symbol, a.name, a.decimals, a.cap_units)
+        for a in plan.assets
+        if a.symbol not in deployed
+    ]
+    for asset in plan.assets:
+        missing = asset.supply_units - state.supplies.get(asset.symbol, 0)
+        if missing > 0:
+            actions.append(Issue(asset.symbol, missing, asset.decimals))
+    actions += _top_ups(plan, state)
+    offered = set() if deployment is None else set(deployment.offerings)
+    actions += [
+        _offer(plan, o.id, o.asset, o.quote, offer_amounts(plan, o))
+        for o in plan.offerings
+        if o.id not in offered
+    ]
+    donated = set() if deployment is None else set(deployment.donations)
+    actions += [_donation(plan, d, state) for d in plan.donations if d.id not in donated]
+    return actions
+
+
+def _donation(plan: SeedPlan, donation: Donation, state: ChainState) -> Donate:
+    address = state.addresses.get(donation.to) or Web3.to_checksum_address(donation.to)
+    units = plan.units(donation.asset, donation.amount)
+    decimals = plan.decimals(donation.asset)
+    return Donate(donation.id, donation.to, address, donation.asset, units, decimals)
+
+
+def _check_compatible(plan: SeedPlan, deployment: Deployment | None) -> set[str]:
+    """The deployed symbols; a deployed asset's name and decimals cannot change with the plan."""
+    if deployment is None:
+        return set()
+    problems = []
+    for asset in plan.assets:
+        record = deployment.assets.get(asset.symbol)
+        if record is not None and (record.name, record.decimals) != (asset.name, asset.decimals):
+            problems.append(
+                f"asset {asset.symbol} is deployed as {record.name!r} with {record.decimals} "
+                f"decimals, the plan says {asset.name!r} with {asset.decimals}"
+            )
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return set(deployment.assets)
+
+
+def _top_ups(plan: SeedPlan, state: ChainState) -> list[Action]:
+    gas: list[Action] = []
+    tokens: list[Action] = []
+    for p in plan.participants:
+        held, address = state.participants[p.name], state.addresses[p.name]
+        wei = plan.units(NATIVE, p.gas) - held.native
+        if wei > 0:
+            gas.append(TopUpGas(p.name, address, wei))
+        for symbol, target in p.tokens.items():
+            amount = plan.units(symbol, target) - held.tokens.get(symbol, 0)
+            if amount > 0:
+                tokens.append(TopUpToken(p.name, address, symbol, amount, plan.decimals(symbol)))
+    return gas + tokens
+
+
+def _offer(plan: SeedPlan, key: str, asset: str, quote: str, amounts: tuple[int, int]) -> Offer:
+    pay, buy = amounts
+    return Offer(key, asset, pay, plan.decimals(asset), quote, buy, plan.decimals(quote))
+
+
+def preflight(actions: Sequence[Action], initializer: Holdings, gas: GasEstimate) -> list[str]:
+    """One line per asset the initializer would run out of; empty when the plan is affordable.
+
+    Planned issuance counts as held: before the first run no asset exists and everything the
+    initializer gives away comes from what it issues.
+    """
+    has: dict[str, int] = {NATIVE: initializer.native, **initializer.tokens}
+    needs: dict[str, int] = {NATIVE: gas.cost_wei(actions)}
+    decimals: dict[str, int] = {NATIVE: NATIVE_DECIMALS}
+    for action in actions:
+        if isinstance(action, Issue):
+            has[action.symbol] = has.get(action.symbol, 0) + action.amount
+        elif isinstance(action, TopUpGas | TopUpToken | Offer | Donate):
+            needs[action.symbol] = needs.get(action.symbol, 0) + action.amount
+            decimals[action.symbol] = action.decimals
+    problems = []
+    for symbol, need in needs.items():
+        held = has.get(symbol, 0)
+        if need > held:
+            d, trim = decimals[symbol], symbol == NATIVE
+            needs_, has_ = format_units(need, d, trim=trim), format_units(held, d, trim=trim)
+            lacks = _amount(need - held, symbol, d)
+            problems.append(f"initializer lacks {lacks} (needs {needs_}, has {has_})")
+    return problems
+
+
+def require_affordable(actions: Sequence[Action], initializer: Holdings, gas: GasEstimate) -> None:
+    """`SeedError` listing every shortfall, so the operator fixes them all in one go."""
+    problems = preflight(actions, initializer, gas)
+    if problems:
+        header = f"seed plan refused, nothing sent: {len(problems)} shortfall(s)"
+        raise SeedError("\n".join([header, *problems]))
+
+
+def format_actions(actions: Sequence[Action]) -> str:
+    if not actions:
+        return "nothing to do: the chain already matches the plan"
+    lines = [f"{len(actions)} action(s):"]
+    lines += [f"{i:>4}. {action.label}" for i, action in enumerate(actions, 1)]
+    return "\n".join(lines)

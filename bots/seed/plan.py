@@ -1,0 +1,320 @@
+"""The seed plan: which assets the initializer issues, and who gets how much of what.
+
+A TOML file an operator edits by hand, so amounts are human (whole tokens, whole ether) and are
+converted here, once, into exact integer base units: an amount with more decimals than its
+token has is an error naming the field, never a silent rounding. Every problem is reported, one
+line each, before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from web3 import Web3
+
+from bots.chain.keystore import Secret, create_keystore, keystore_address
+from bots.errors import ConfigError, KeystoreError
+from bots.tomlfile import read_toml
+
+NATIVE = "native"
+"""The donation asset meaning the chain's own coin (ether), in wei."""
+NATIVE_DECIMALS = 18
+MAX_OFFER_UNITS = 2**96 - 1  # OtcMarket stores offer amounts as uint96
+
+
+def _human(value: object) -> Decimal:
+    """A human amount from TOML: a decimal string or an integer, never a (binary) float."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool | float):
+        raise ValueError('give amounts as a string ("99.50") or an integer: floats are inexact')
+    if isinstance(value, int):
+        return Decimal(value)
+    if not isinstance(value, str):
+        raise ValueError("must be a decimal string or an integer")
+    try:
+        parsed = Decimal(value.strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a decimal number") from None
+    if not parsed.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    return parsed
+
+
+Amount = Annotated[Decimal, BeforeValidator(_human), Field(ge=0)]
+Positive = Annotated[Decimal, BeforeValidator(_human), Field(gt=0)]
+Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+
+def to_units(amount: Decimal, decimals: int) -> int:
+    """Whole tokens to base units, exactly; ValueError when that would need rounding."""
+    scaled = Fraction(amount) * 10**decimals
+    if scaled.denominator != 1:
+        raise ValueError(f"{amount} has more than {decimals} decimal places")
+    return int(scaled.numerator)
+
+
+def format_units(units: int, decimals: int, *, trim: bool = False) -> str:
+    """Base units as whole tokens, exactly (Decimal.scaleb would round above 28 digits)."""
+    whole, frac = divmod(abs(units), 10**decimals)
+    text = f"{whole}.{frac:0{decimals}d}" if decimals else str(whole)
+    if trim and decimals:
+        text = text.rstrip("0").rstrip(".")
+    return f"-{text}" if units < 0 else text
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Asset(_Model):
+    """An AssetToken the initializer deploys and issues (it holds the issuer role)."""
+
+    symbol: str = Field(pattern=r"^[A-Z0-9]{1,11}$")
+    name: str = Field(min_length=1, max_length=100)
+    decimals: int = Field(ge=0, le=18)
+    supply: Amount
+    """Total supply to reach by issuing to the initializer; it never shrinks on a re-run."""
+    cap: Positive | None = None
+
+    @model_validator(mode="after")
+    def _exact(self) -> Asset:
+        to_units(self.supply, self.decimals)
+        if self.cap is not None:
+            to_units(self.cap, self.decimals)
+            if self.supply > self.cap:
+                raise ValueError(f"supply {self.supply} is above the cap {self.cap}")
+        return self
+
+    @property
+    def supply_units(self) -> int:
+        return to_units(self.supply, self.decimals)
+
+    @property
+    def cap_units(self) -> int:
+        """The on-chain cap; 0 means uncapped, as AssetToken's constructor reads it."""
+        return 0 if self.cap is None else to_units(self.cap, self.decimals)
+
+
+class Participant(_Model):
+    """An account funded up to targets: gas money and token balances, never taken back."""
+
+    name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+    keystore: Path | None = None
+    address: str | None = None
+    gas: Amount = Decimal(0)
+    tokens: dict[str, Amount] = Field(default_factory=dict)
+
+    @field_validator("keystore")
+    @classmethod
+    def _relative_to_plan(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        base = (info.context or {}).get("base_dir")
+        if value is None or value.is_absolute() or base is None:
+            return value
+        return Path(base) / value
+
+    @field_validator("address")
+    @classmethod
+    def _checksummed(cls, value: str | None) -> str | None:
+        if value is not None and not Web3.is_address(value):
+            raise ValueError(f"{value!r} is not an address")
+        return None if value is None else str(Web3.to_checksum_address(value))
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> Participant:
+        if (self.keystore is None) == (self.address is None):
+            raise ValueError("give exactly one of keystore or address")
+        return self
+
+
+class Offering(_Model):
+    """An initial offer: the initializer releases `amount` of `asset` at `price` in `quote`."""
+
+    id: Ident
+    asset: str
+    amount: Positive
+    quote: str
+    price: Positive
+
+
+class Donation(_Model):
+    """A one-off gift, sent once ever (its id is recorded), whatever the balances say."""
+
+    id: Ident
+    to: str
+    asset: str
+    amount: Positive
+
+
+class SeedPlan(_Model):
+    assets: list[Asset] = Field(min_length=1)
+    participants: list[Participant] = Field(default_factory=list)
+    offerings: list[Offering] = Field(default_factory=list)
+    donations: list[Donation] = Field(default_factory=list)
+
+    def asset(self, symbol: str) -> Asset:
+        for asset in self.assets:
+            if asset.symbol == symbol:
+                return asset
+        raise ConfigError(f"unknown asset {symbol!r}")
+
+    def decimals(self, symbol: str) -> int:
+        return NATIVE_DECIMALS if symbol == NATIVE else self.asset(symbol).decimals
+
+    def units(self, symbol: str, amount: Decimal) -> int:
+        """`amount` of `symbol` (or "native" ether) in base units; exact (validated at load)."""
+        return to_units(amount, self.decimals(symbol))
+
+
+def load_plan(path: Path) -> SeedPlan:
+    """Read and validate a seed plan; `ConfigError` with one `path: loc: message` per problem."""
+    data = read_toml(path, "seed plan")
+    try:
+        plan = SeedPlan.model_validate(data, context={"base_dir": path.parent})
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_pydantic_lines(path, exc))) from None
+    problems = [f"{path}: {loc}: {message}" for loc, message in _cross_check(plan)]
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return plan
+
+
+def _pydantic_lines(path: Path, exc: ValidationError) -> Iterator[str]:
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "(file)"
+        yield f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}"
+
+
+def _cross_check(plan: SeedPlan) -> Iterator[tuple[str, str]]:
+    """Problems spanning entries: duplicates, unknown symbols, inexact or oversized amounts."""
+    yield from _duplicates("assets", [a.symbol for a in plan.assets], "symbol")
+    yield from _duplicates("participants", [p.name for p in plan.participants], "name")
+    yield from _duplicates("offerings", [o.id for o in plan.offerings], "id")
+    yield from _duplicates("donations", [d.id for d in plan.donations], "id")
+    symbols = {a.symbol for a in plan.assets}
+    names = {p.name for p in plan.participants}
+    for i, participant in enumerate(plan.participants):
+        yield from _amount(plan, f"participants.{i}.gas", NATIVE, participant.gas)
+        for symbol, amount in participant.tokens.items():
+            where = f"participants.{i}.tokens.{symbol}"
+            unknown = _known(where, symbol, symbols)
+            yield from unknown if unknown else _amount(plan, where, symbol, amount)
+    for i, offering in enumerate(plan.offerings):
+        yield from _offering(plan, f"offerings.{i}", offering, symbols)
+    for i, donation in enumerate(plan.donations):
+        where = f"donations.{i}"
+        if donation.to not in names and not Web3.is_address(donation.to):
+            yield f"{where}.to", f"{donation.to!r} is neither a participant name nor an address"
+        unknown = _known(f"{where}.asset", donation.asset, symbols | {NATIVE})
+        inexact = _amount(plan, f"{where}.amount", donation.asset, donation.amount)
+        yield from unknown if unknown else inexact
+
+
+def _duplicates(section: str, keys: list[str], field: str) -> Iterator[tuple[str, str]]:
+    seen: set[str] = set()
+    for i, key in enumerate(keys):
+        if key in seen:
+            yield f"{section}.{i}.{field}", f"duplicate {field} {key!r}"
+        seen.add(key)
+
+
+def _known(where: str, symbol: str, symbols: set[str]) -> list[tuple[str, str]]:
+    if symbol in symbols:
+        return []
+    return [(where, f"unknown asset {symbol!r} (the plan has: {', '.join(sorted(symbols))})")]
+
+
+def _amount(plan: SeedPlan, where: str, symbol: str, amount: Decimal) -> Iterator[tuple[str, str]]:
+    try:
+        plan.units(symbol, amount)
+    except ValueError as exc:
+        yield where, f"{exc} ({symbol}: not a whole number of base units)"
+
+
+def _offering(
+    plan: SeedPlan, where: str, offering: Offering, symbols: set[str]
+) -> Iterator[tuple[str, str]]:
+    unknown = _known(f"{where}.asset", offering.asset, symbols)
+    unknown += _known(f"{where}.quote", offering.quote, symbols)
+    if unknown:
+        yield from unknown
+        return
+    if offering.asset == offering.quote:
+        yield f"{where}.quote", "an offering needs two different assets"
+        return
+    problems = list(_amount(plan, f"{where}.amount", offering.asset, offering.amount))
+    if problems:
+        yield from problems
+        return
+    pay, buy = offer_amounts(plan, offering)
+    if max(pay, buy) > MAX_OFFER_UNITS:
+        yield where, "too large for the market: amounts must stay below 2**96 base units"
+
+
+def offer_amounts(plan: SeedPlan, offering: Offering) -> tuple[int, int]:
+    """(pay, buy) base units; buy rounds up so the initializer never sells below its price."""
+    pay = plan.units(offering.asset, offering.amount)
+    scale = Fraction(10 ** plan.decimals(offering.quote), 10 ** plan.decimals(offering.asset))
+    exact = pay * Fraction(offering.price) * scale
+    return pay, -(-exact.numerator // exact.denominator)
+
+
+def participant_addresses(plan: SeedPlan) -> dict[str, str]:
+    """Every participant's address, keystores read without a password.
+
+    `ConfigError` listing every missing keystore or shared address: two names on one account
+    would both be topped up from the same balance and get funded twice.
+    """
+    addresses: dict[str, str] = {}
+    problems: list[str] = []
+    for p in plan.participants:
+        try:
+            addresses[p.name] = p.address or keystore_address(keystore_path(p))
+        except KeystoreError as exc:
+            problems.append(f"participant {p.name}: {exc} (`otcmm fleet keystores` creates it)")
+    owners: dict[str, str] = {}
+    for name, address in addresses.items():
+        if address in owners:
+            problems.append(f"participants {owners[address]} and {name} share address {address}")
+        owners.setdefault(address, name)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return addresses
+
+
+def keystore_path(p: Participant) -> Path:
+    if p.keystore is None:
+        raise AssertionError("validated: a participant without an address has a keystore")
+    return p.keystore
+
+
+def fleet_keystores(plan: SeedPlan, password: str | Secret, scrypt_n: int) -> dict[str, str]:
+    """Create every participant keystore that does not exist yet; addresses of all of them.
+
+    Existing files are never touched: a funded key lost to an overwrite is gone for good.
+    """
+    addresses: dict[str, str] = {}
+    for participant in plan.participants:
+        if participant.keystore is None:
+            continue
+        path = keystore_path(participant)
+        if path.exists():
+            addresses[participant.name] = keystore_address(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            addresses[participant.name] = create_keystore(path, password, scrypt_n=scrypt_n)
+    return addresses

@@ -1,0 +1,230 @@
+"""A bot's configuration: a TOML file, `OTCMM_*` environment overrides and a secrets directory.
+
+Precedence, highest first: environment (`OTCMM_RPC_URL`, nested with `__`:
+`OTCMM_RISK__MAX_GAS_PRICE_WEI`), then files in the secrets directory (Kubernetes mounts a
+Secret as one file per key: `otcmm_rpc_url`, `otcmm_keystore__password_file`), then the TOML
+file. Every problem is reported, one line each, before the bot touches the chain: a typo in a
+risk limit must stop the bot, not quietly fall back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from web3 import Web3
+
+from bots.errors import ConfigError
+from bots.feeds.spec import FeedSpec
+from bots.tick.limits import ReconcileConfig, RiskLimits
+from bots.tomlfile import read_toml
+from strategies.api import Strategy, StrategyConfigError
+from strategies.registry import build_strategy
+
+ENV_PREFIX = "OTCMM_"
+_SYMBOL = re.compile(r"[A-Za-z0-9]{1,11}")
+SECRETS_DIR_ENV = "OTCMM_SECRETS_DIR"
+DEFAULT_SECRETS_DIR = Path("/run/secrets/otcmm")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KeystoreConfig(_Section):
+    """Where the bot's own key lives. The password comes from `password_file` (a mounted
+    Secret) or `$OTCMM_KEYSTORE_PASSWORD`; it is never part of the config itself."""
+
+    path: Path
+    password_file: Path | None = None
+
+
+class StrategyConfig(_Section):
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RuntimeConfig(_Section):
+    cancel_on_exit: bool = True
+    metrics_host: str = "0.0.0.0"  # noqa: S104  (a container's probe port must be reachable)
+    metrics_port: int | None = Field(default=9100, ge=0, le=65535)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    journal: Path | None = None
+    receipt_timeout_s: float = Field(default=60.0, gt=0)
+    stuck_after_s: float | None = Field(default=30.0, gt=0)
+    shutdown_timeout_s: float = Field(default=60.0, gt=0)
+
+
+class BotConfig(BaseSettings):
+    """One bot: one keystore, one strategy, one market pair."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        case_sensitive=False,
+    )
+
+    name: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    rpc_url: str
+    chain_id: int | None = Field(default=None, gt=0)
+    deployment: Path | None = None
+    market: str = ""
+    base: str
+    quote: str
+    fleet: tuple[str, ...] = ()
+    tick_interval_s: float = Field(default=5.0, gt=0)
+    keystore: KeystoreConfig
+    strategy: StrategyConfig
+    feed: FeedSpec
+    fallback_feeds: tuple[FeedSpec, ...] = ()
+    risk: RiskLimits = RiskLimits()
+    reconcile: ReconcileConfig = ReconcileConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+
+    @field_validator("market")
+    @classmethod
+    def _checksummed(cls, value: str) -> str:
+        return _address(value) if value else value
+
+    @field_validator("base", "quote")
+    @classmethod
+    def _address_or_symbol(cls, value: str) -> str:
+        if value.startswith("0x"):
+            return _address(value)
+        if not _SYMBOL.fullmatch(value):
+            raise ValueError(f"{value!r} is neither an address nor an asset symbol")
+        return value
+
+    @field_validator("fleet")
+    @classmethod
+    def _fleet_checksummed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_address(v) for v in value)
+
+    @field_validator("rpc_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init kwargs; they rank below env and mounted secrets.
+        return env_settings, file_secret_settings, init_settings
+
+    def build_strategy(self) -> Strategy[Any]:
+        try:
+            return build_strategy(self.strategy.name, self.strategy.params)
+        except StrategyConfigError as exc:
+            raise ConfigError(str(exc)) from None
+
+
+def _address(value: str) -> str:
+    if not Web3.is_address(value):
+        raise ValueError(f"{value!r} is not an address")
+    return str(Web3.to_checksum_address(value))
+
+
+def load_config(path: Path, *, secrets_dir: Path | None = None) -> BotConfig:
+    """Read, merge and validate a bot config; raise `ConfigError` with one line per problem.
+
+    Relative paths in the file (keystore, password file, journal, csv feeds) are relative to
+    the file's directory, so a config and its keystore can be moved together.
+    """
+    data = read_toml(path, "config file")
+    secrets = secrets_dir or _default_secrets_dir()
+    try:
+        config = BotConfig(**data, _secrets_dir=secrets)
+        config.build_strategy()  # bad strategy params must fail at load time, not at tick 1
+    except ValidationError as exc:
+        raise ConfigError(_lines(path, exc)) from None
+    except ConfigError as exc:
+        raise ConfigError("\n".join(f"{path}: {line}" for line in str(exc).splitlines())) from None
+    return _resolve_deployment(_rebase_paths(config, path.parent), path)
+
+
+def _resolve_deployment(config: BotConfig, path: Path) -> BotConfig:
+    """Fill the market and turn asset symbols into addresses from the seed job's file."""
+    symbols = [key for key in ("base", "quote") if not getattr(config, key).startswith("0x")]
+    if config.deployment is None:
+        missing = [
+            f"{path}: {key}: the symbol {getattr(config, key)!r} needs a deployment file"
+            for key in symbols
+        ]
+        if not config.market:
+            missing.append(f"{path}: market: set an address or a deployment file")
+        if missing:
+            raise ConfigError("\n".join(missing))
+        return config
+    from bots.market.deployment import load_deployment
+
+    deployment = load_deployment(config.deployment)
+    if deployment is None:
+        raise ConfigError(f"{path}: deployment: file not found: {config.deployment}")
+    update: dict[str, object] = {k: deployment.address_of(getattr(config, k)) for k in symbols}
+    if not config.market:
+        update["market"] = deployment.market
+    if config.chain_id is None:
+        update["chain_id"] = deployment.chain_id
+    return config.model_copy(update=update)
+
+
+def _default_secrets_dir() -> Path | None:
+    configured = os.environ.get(SECRETS_DIR_ENV)
+    if configured:
+        return Path(configured)
+    return DEFAULT_SECRETS_DIR if DEFAULT_SECRETS_DIR.is_dir() else None
+
+
+def _lines(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"]) or "(file)"
+        message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {where}: {message}")
+    return "\n".join(lines)
+
+
+def _rebase_paths(config: BotConfig, base_dir: Path) -> BotConfig:
+    def rebase(p: Path | None) -> Path | None:
+        return p if p is None or p.is_absolute() else base_dir / p
+
+    keystore = config.keystore.model_copy(
+        update={
+            "path": rebase(config.keystore.path),
+            "password_file": rebase(config.keystore.password_file),
+        }
+    )
+    runtime = config.runtime.model_copy(update={"journal": rebase(config.runtime.journal)})
+    deployment = rebase(config.deployment)
+    feeds = [_rebase_feed(spec, base_dir) for spec in (config.feed, *config.fallback_feeds)]
+    return config.model_copy(
+        update={
+            "keystore": keystore,
+            "runtime": runtime,
+            "deployment": deployment,
+            "feed": feeds[0],
+            "fallback_feeds": tuple(feeds[1:]),
+        }
+    )
+
+
+def _rebase_feed(spec: FeedSpec, base_dir: Path) -> FeedSpec:
+    path = getattr(spec, "path", None)
+    if isinstance(path, Path) and not path.is_absolute():
+        return spec.model_copy(update={"path": base_dir / path})
+    return spec

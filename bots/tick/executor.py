@@ -1,0 +1,93 @@
+"""Carries out a reconciled plan: one atomic `requote` for cancels and makes, then the takes.
+
+The only module of the tick that sends transactions. A failed transaction is reported, not
+retried: the next tick re-reads the chain and decides again from what actually happened.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bots.errors import TxError
+from bots.market.client import MAX_UINT, MarketClient
+from bots.tick.reconcile import Plan
+from strategies.api import LiveOffer, Take
+
+MAX_ACTIONS_PER_TX = 60  # ~60 x (cancel ~25k | make ~80k) stays well inside a 30M-gas block
+
+
+@dataclass
+class Execution:
+    """What one tick changed on chain and what failed (as readable one-line reasons)."""
+
+    made: list[int] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
+    taken: list[Take] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def sent_anything(self) -> bool:
+        return bool(self.made or self.cancelled or self.taken or self.errors)
+
+
+class Executor:
+    """Turns plans into transactions for the market client's account."""
+
+    def __init__(self, market: MarketClient) -> None:
+        self.market = market
+        self._unlimited: set[str] = set()
+
+    def execute(
+        self, plan: Plan, takes: Sequence[Take], offers: Sequence[LiveOffer] = ()
+    ) -> Execution:
+        """Requote first (pulling stale quotes is the urgent part), then take."""
+        result = Execution()
+        if not plan.is_empty:
+            self._requote(plan, result)
+        by_id = {offer.id: offer for offer in offers}
+        for take in takes:
+            self._take(take, by_id.get(take.offer_id), result)
+        return result
+
+    def _requote(self, plan: Plan, result: Execution) -> None:
+        needed: defaultdict[str, int] = defaultdict(int)
+        for quote in plan.makes:
+            needed[quote.pay_token] += quote.pay_amt
+        specs = [(q.pay_amt, q.pay_token, q.buy_amt, q.buy_token) for q in plan.makes]
+        cancels = list(plan.cancels)
+        try:
+            for token, amount in needed.items():
+                self._approve(token, amount)
+            while cancels or specs:
+                batch_cancels = cancels[:MAX_ACTIONS_PER_TX]
+                room = MAX_ACTIONS_PER_TX - len(batch_cancels)
+                batch_specs = specs[:room]
+                result.made += self.market.requote(batch_cancels, batch_specs)
+                result.cancelled += [offer_id for offer_id, _ in batch_cancels]
+                cancels, specs = cancels[len(batch_cancels) :], specs[len(batch_specs) :]
+        except TxError as exc:
+            result.errors.append(str(exc))
+
+    def _take(self, take: Take, offer: LiveOffer | None, result: Execution) -> None:
+        try:
+            if offer is not None:
+                self._approve(offer.buy_token, take.expected_spend)
+            self.market.take(take.offer_id, take.quantity)
+            result.taken.append(take)
+        except TxError as exc:
+            result.errors.append(str(exc))
+
+    def _approve(self, token: str, amount: int) -> None:
+        """Approve once for good: an unlimited allowance is not spent down by OpenZeppelin."""
+        if token in self._unlimited:
+            return
+        self.market.ensure_allowance(token, max(amount, MAX_UINT // 2))
+        self._unlimited.add(token)
+
+    def cancel_all(self, offers: Sequence[LiveOffer]) -> Execution:
+        """Pull `offers` (conditional on their remaining amount, like any cancel we send)."""
+        return self.execute(
+            Plan(keep=(), cancels=tuple((o.id, o.remaining) for o in offers), makes=()), ()
+        )
