@@ -1,65 +1,45 @@
-"""A small, deterministic YAML writer for the manifests otcmm generates.
+"""YAML text of the manifests otcmm generates, written by PyYAML's safe dumper.
 
-PyYAML is not a runtime dependency, and generated manifests are committed and compared byte for
-byte (`otcmm k8s render --check`): the output must not depend on a library's version. Only what
-manifests need: mappings in insertion order, lists, strings (quoted unless plainly safe),
-numbers, booleans and null.
+Generated manifests are committed and compared byte for byte (`otcmm k8s render --check`), so
+the dump is deterministic: keys in insertion order, block style, no line folding, and multi-line
+strings (a bot's TOML file in its ConfigMap) as literal blocks a reviewer can read. PyYAML is
+pinned to one minor version in `pyproject.toml` so its output cannot drift under the check.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
-_PLAIN = re.compile(r"^[A-Za-z_/][A-Za-z0-9_./-]*$")
-_RESERVED = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
+import yaml
+
+
+class _ManifestDumper(yaml.SafeDumper):
+    """The safe dumper, with literal blocks for multi-line strings, list items indented under
+    their key (as `kubectl` writes them) and no anchors for objects that appear twice."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_ManifestDumper.add_representer(str, _str)
 
 
 def dump_documents(docs: list[dict[str, Any]]) -> str:
-    return "---\n".join("\n".join(_node(doc, 0)) + "\n" for doc in docs)
-
-
-def _scalar(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        plain = _PLAIN.match(value) and value.lower() not in _RESERVED
-        return value if plain else json.dumps(value)
-    raise TypeError(f"cannot write {type(value).__name__} as YAML")
-
-
-def _node(value: object, indent: int) -> list[str]:
-    pad = " " * indent
-    if isinstance(value, dict):
-        return [
-            line for key, item in value.items() for line in _entry(pad + _scalar(key), item, indent)
-        ]
-    if isinstance(value, list):
-        lines = []
-        for item in value:
-            inner = _node(item, indent + 2) if isinstance(item, dict | list) and item else None
-            if inner is None:
-                lines.extend(_entry(pad + "-", item, indent, dash=True))
-            else:
-                lines.append(pad + "- " + inner[0].lstrip())
-                lines.extend(inner[1:])
-        return lines
-    return [pad + _scalar(value)]
-
-
-def _entry(head: str, value: object, indent: int, *, dash: bool = False) -> list[str]:
-    sep = " " if dash else ": "
-    if isinstance(value, dict | list) and not value:
-        return [head + sep + ("{}" if isinstance(value, dict) else "[]")]
-    if isinstance(value, dict | list):
-        return [head + ":", *_node(value, indent + 2)]
-    if isinstance(value, str) and "\n" in value and not value.startswith(" "):
-        chomp = "" if value.endswith("\n") and not value.endswith("\n\n") else "-"
-        chomp = "+" if value.endswith("\n\n") else chomp
-        body = value[:-1] if value.endswith("\n") else value
-        lines = [" " * (indent + 2) + line if line else "" for line in body.split("\n")]
-        return [head + sep + "|" + chomp, *lines]
-    return [head + sep + _scalar(value)]
+    """The documents as one YAML stream, separated by `---` lines."""
+    text: str = yaml.dump_all(
+        docs,
+        Dumper=_ManifestDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 16,
+    )
+    return text
