@@ -10,7 +10,6 @@ import pytest
 
 from bots.backtest.analytics import max_drawdown, sharpe
 from bots.backtest.pricepath import build_path, load_csv
-from bots.backtest.progress import ProgressLine
 from bots.backtest.scenario import (
     Scenario,
     load_scenario,
@@ -19,6 +18,7 @@ from bots.backtest.scenario import (
     set_dotted,
 )
 from bots.backtest.sweep import build_grid
+from bots.cli.progress import every_tenth, progress
 from bots.errors import ConfigError
 
 GOOD = """
@@ -227,16 +227,21 @@ def test_sharpe_is_none_without_variation_and_signed_with_it() -> None:
     assert rising is not None and rising > 0
 
 
-def test_progress_redraws_one_line_on_a_terminal_and_prints_deciles_elsewhere() -> None:
-    tty, plain = io.StringIO(), io.StringIO()
-    now = iter(float(i) for i in range(100))
-    on_tty = ProgressLine("bt", tty, tty=True, clock=lambda: next(now))
-    on_file = ProgressLine("bt", plain, tty=False)
-    for done in range(1, 21):
-        on_tty(done, 20, done)
-        on_file(done, 20, done)
-    on_tty.close()
+def test_progress_redraws_one_line_on_a_terminal_and_prints_tenths_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
 
-    assert "\n" not in tty.getvalue().rstrip("\n") and tty.getvalue().count("\r") == 20
-    assert len(plain.getvalue().splitlines()) == 11  # the first step, then every 10%
-    assert plain.getvalue().splitlines()[-1].startswith("bt: step 20/20 (100%)")
+    tty, plain = Terminal(), io.StringIO()
+    for stream in (tty, plain):
+        monkeypatch.setattr("sys.stderr", stream)
+        with progress("bt", "step", every_tenth("bt")) as update:
+            for done in range(1, 21):
+                update(done, 20, f"{done} txs")
+
+    assert "20/20" in tty.getvalue() and "\r" in tty.getvalue()  # tqdm redraws one line
+    lines = plain.getvalue().splitlines()
+    assert len(lines) == 11  # the first step, then every tenth
+    assert lines[-1] == "bt: step 20/20 (100%), 20 txs"

@@ -211,7 +211,7 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_in_a_log(
 ) -> None:
     import io
 
-    from bots.cli import seed as seed_cli
+    from bots.cli.progress import every_step, progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -219,7 +219,8 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_in_a_log(
 
     for stream, expected in ((Terminal(), "3/3"), (io.StringIO(), "[3/3] last step")):
         monkeypatch.setattr("sys.stderr", stream)
-        with seed_cli._progress() as progress:
-            progress(1, 3, "first step")
-            progress(3, 3, "last step")
+        with progress("seed", "tx", every_step) as update:
+            update(1, 3, "first step")
+            update(3, 3, "last step")
         assert expected in stream.getvalue()
+    assert "\r" not in stream.getvalue()  # a log gets whole lines, never redraws

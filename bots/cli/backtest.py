@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bots.backtest.scenario import Scalar, parse_assignments
+from bots.cli.progress import every_tenth, progress
 from bots.errors import ConfigError, OtcmmError
 
 if TYPE_CHECKING:
@@ -90,14 +91,13 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 def _single(args: argparse.Namespace, scenario: Scenario, out: Path) -> int:
     from bots.backtest.analytics import analyse
     from bots.backtest.engine import run_backtest
-    from bots.backtest.progress import ProgressLine
     from bots.backtest.report import render_summary, write_report
 
-    progress = ProgressLine(f"backtest {scenario.name}")
-    try:
-        result = run_backtest(scenario, progress=progress)
-    finally:
-        progress.close()
+    label = f"backtest {scenario.name}"
+    with progress(label, "step", every_tenth(label)) as update:
+        result = run_backtest(
+            scenario, progress=lambda done, total, txs: update(done, total, f"{txs} txs")
+        )
     analysis = analyse(result)
     files = write_report(analysis, out, plots=not args.no_plots)
     print(render_summary(analysis, files))

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +17,7 @@ from eth_account.signers.local import LocalAccount
 
 from bots.chain.keystore import Secret, keystore_address, read_password, unlock
 from bots.cli.keystore import scrypt_n_from_env
+from bots.cli.progress import every_step, progress
 from bots.errors import ConfigError
 from bots.seed.plan import fleet_keystores, load_plan
 
@@ -65,8 +63,8 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     else:
         password = read_password(password_file=args.password_file, prompt=True)
         initializer = unlock(args.keystore, password)
-    with _progress() as progress:
-        report = run_seed(w3, initializer, plan, deployment_path, progress=progress)
+    with progress("seed", "tx", every_step) as update:
+        report = run_seed(w3, initializer, plan, deployment_path, progress=update)
     print(format_report(report))
     print(f"deployment: {deployment_path}")
     return 0
@@ -82,29 +80,6 @@ def _dev_account(index: int) -> LocalAccount:
     if not 0 <= index < params.accounts:
         raise ConfigError(f"--dev-account must be in [0, {params.accounts})")
     return dev_accounts(params, index + 1)[index]
-
-
-@contextmanager
-def _progress() -> Iterator[Callable[[int, int, str], None]]:
-    """A progress bar on a terminal; one line per action in a Job's log, which has no cursor."""
-    if not sys.stderr.isatty():
-        yield _print_progress
-        return
-    from tqdm import tqdm
-
-    with tqdm(unit="tx", file=sys.stderr, leave=True) as bar:
-
-        def update(done: int, total: int, label: str) -> None:
-            bar.total = total
-            bar.set_description_str(label[:40])
-            bar.update(done - bar.n)
-
-        yield update
-
-
-def _print_progress(done: int, total: int, label: str) -> None:
-    """One line per action on stderr: a Job's log shows how far a run got."""
-    print(f"[{done}/{total}] {label}", file=sys.stderr, flush=True)
 
 
 def register(subparsers: Any) -> None:
