@@ -23,9 +23,9 @@ from typing import TypeVar
 
 from bots.backtest.analytics import analyse
 from bots.backtest.engine import RunResult, run_backtest
-from bots.backtest.progress import ProgressLine
 from bots.backtest.scenario import Scenario
 from bots.chain.rpc import connect
+from bots.cli.progress import every_tenth, progress
 from bots.devtools.chainconfig import devchain_params
 from bots.devtools.devchain import DevChain, dev_accounts
 from bots.devtools.network import load_network
@@ -157,11 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="add cProfile's top entries")
     args = parser.parse_args(argv)
     configure_logging("console", "error")
-    progress = ProgressLine("bench")
-    result, profile = profiled(
-        args.profile, lambda: run_backtest(scenario(args.steps), progress=progress)
-    )
-    progress.close()
+    with progress("bench", "step", every_tenth("bench")) as update:
+        result, profile = profiled(
+            args.profile,
+            lambda: run_backtest(
+                scenario(args.steps), progress=lambda n, total, txs: update(n, total, f"{txs} txs")
+            ),
+        )
     analysis = analyse(result)
     if not analysis.ok:
         raise SystemExit("conservation or accounting check failed: the figures mean nothing")
