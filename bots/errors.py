@@ -52,3 +52,16 @@ class TxError(ChainError):
     def __init__(self, message: str, tx_hash: str | None = None) -> None:
         super().__init__(message)
         self.tx_hash = tx_hash
+
+
+class TxPending(TxError):
+    """A transaction of ours is still pending: nothing new was sent (see `Transactor`)."""
+
+
+class ForeignTransactionError(ChainError):
+    """Someone else sent from this account (another process on the same keystore, a wallet).
+
+    A bot cannot trade safely then: two senders race on the same offers and nonces. Exit 6.
+    """
+
+    exit_code = 6

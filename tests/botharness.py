@@ -139,12 +139,12 @@ class BotWorld:
         )
         return config
 
-    def start(self, config: Path) -> BotProcess:
+    def start(self, config: Path, *args: str) -> BotProcess:
         env = {**os.environ, "OTCMM_SCRYPT_N": str(LOW_SCRYPT_N), "PYTHONUNBUFFERED": "1"}
         env = {k: v for k, v in env.items() if not k.startswith("OTCMM_") or k == "OTCMM_SCRYPT_N"}
         env["OTCMM_SCRYPT_N"] = str(LOW_SCRYPT_N)
         process = subprocess.Popen(
-            [sys.executable, "-m", "bots.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "bots.cli", "run", "--config", str(config), *args],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,

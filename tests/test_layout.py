@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -54,3 +55,24 @@ def test_no_module_is_over_the_size_limit() -> None:
     }
     too_big = {path: lines for path, lines in sizes.items() if lines > MAX_MODULE_LINES}
     assert not too_big
+
+
+def test_the_readme_bot_config_is_a_valid_config(tmp_path: Path) -> None:
+    """The annotated example under "Configuration" must load as it stands (no rot)."""
+    from bots.service.config import load_config
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### Configuration\n") :]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    assets = {
+        symbol: {"address": "0x" + digit * 40, "name": symbol, "decimals": 2}
+        for symbol, digit in (("BND30", "1"), ("EURT", "2"))
+    }
+    deployment = {"chain_id": 8995, "market": "0x" + "3" * 40, "assets": assets}
+    (tmp_path / "deployment.json").write_text(json.dumps(deployment), encoding="utf-8")
+    config_path = tmp_path / "bot.toml"
+    config_path.write_text(example, encoding="utf-8")
+
+    config = load_config(config_path, secrets_dir=tmp_path)
+
+    assert config.risk.max_price_move_bps == 500 and config.runtime.metrics_host == "127.0.0.1"

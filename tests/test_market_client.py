@@ -120,7 +120,7 @@ def test_pair_view_batches_the_first_pages_and_reads_on_for_long_books(
     bob.take(ids[0], 40)
     number = int(world.w3.eth.block_number)
 
-    bids, asks, balances, native = bob.pair_view(
+    bids, asks, balances, native, nonce = bob.pair_view(
         base.address, quote.address, alice.transactor.address, number
     )
 
@@ -133,3 +133,4 @@ def test_pair_view_batches_the_first_pages_and_reads_on_for_long_books(
         quote.address: alice.balance_of(quote.address, owner),
     }
     assert native == world.w3.eth.get_balance(owner)
+    assert nonce == world.w3.eth.get_transaction_count(owner, number)

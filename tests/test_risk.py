@@ -60,7 +60,7 @@ def test_stale_feed_gas_cap_low_gas_money_and_unbacked_quotes_are_stops() -> Non
     limits = RiskLimits(max_gas_price_wei=10, min_gas_balance_wei=100)
     bad = Conditions(feed_fresh=False, gas_price_wei=11, native_balance_wei=99)
     guarded = guard(decision, make_snapshot(base_balance=BASE.one), limits, bad)
-    assert set(guarded.stops) == {"stale_feed", "gas_cap", "gas_balance", "balances"}
+    assert set(guarded.stops) == {"stale_feed", "gas_cap", "gas_balance", "gas_reserve", "balances"}
     assert not guarded.may_send and not guarded.may_add_risk
     assert "need 50000000000000000000" in guarded.stops["balances"]
 

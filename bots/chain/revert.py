@@ -7,13 +7,17 @@ not a hex blob.
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from eth_abi.abi import decode
 from eth_utils.abi import function_signature_to_4byte_selector
 from eth_utils.address import to_checksum_address
+from web3 import Web3
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
+from web3.types import TxParams
 
 from bots.artifacts import all_abis
+from bots.chain.rpc import rpc_error_message
 
 _ERROR_STRING = bytes.fromhex("08c379a0")  # Error(string)
 _PANIC = bytes.fromhex("4e487b71")  # Panic(uint256)
@@ -87,3 +91,26 @@ def _show(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return str(value)
+
+
+def revert_data(exc: ContractCustomError | ContractLogicError) -> str | None:
+    """The raw revert data web3 attached to a failed call or estimate, if any."""
+    data = exc.data
+    if isinstance(data, str):
+        return data
+    if isinstance(data, dict):
+        inner = data.get("data")
+        return inner if isinstance(inner, str) else None
+    return None
+
+
+def replay_reason(w3: Web3, tx: dict[str, Any], block_number: int) -> str:
+    """Re-run a failed transaction as a call on its parent block to learn why it reverted."""
+    call = {k: v for k, v in tx.items() if k in ("from", "to", "data", "value", "gas")}
+    try:
+        w3.eth.call(cast(TxParams, call), block_number - 1)
+    except (ContractCustomError, ContractLogicError) as exc:
+        return decode_revert(revert_data(exc))
+    except Web3RPCError as exc:
+        return f"reverted ({rpc_error_message(exc)})"
+    return "reverted on chain (the replay succeeded: state changed in between)"

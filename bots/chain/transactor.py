@@ -3,14 +3,18 @@
 Keys never leave the process: transactions are signed here and sent raw. The nonce is tracked
 locally and resynced from the node whenever its pool disagrees ("nonce too low", "replacement
 underpriced"); a transaction the node already holds is waited for, never signed twice. Every wait
-has a deadline, a transaction stuck in the pool can be replaced with higher fees (never above
-the operator's cap), success means `status == 1` (not "the receipt has logs"), and a revert
-surfaces as a `TxError` with the decoded custom error.
+has a deadline, a transaction stuck in the pool is replaced with higher fees (never above the
+operator's cap) and rebroadcast when the node forgets it, success means `status == 1` (not "the
+receipt has logs"), and a revert surfaces as a `TxError` with the decoded custom error.
+
+A transaction not mined within the caller's wait is *held*, not given up: `send` raises
+`TxPending` and refuses every new send until `settle_held` sees it mined, so a bot tick never
+blocks for long and never acts on a book that a pending transaction is about to change.
+With `strict_nonces` (a bot) a nonce used by anyone else is `ForeignTransactionError`.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,24 +26,24 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
+from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxParams, TxReceipt
 
 from bots.artifacts import Artifact
 from bots.chain.fees import Fees, GasPriceCapExceeded, bump_within_cap, check_cap, current_fees
-from bots.chain.revert import decode_revert
-from bots.chain.rpc import rpc_error_message
-from bots.chain.txpool import SendResult, first_receipt, pending_count, send_raw
-from bots.errors import TxError
+from bots.chain.inflight import InFlight
+from bots.chain.revert import decode_revert, replay_reason, revert_data
+from bots.chain.txpool import SendResult, first_receipt, is_known, pending_count, send_raw
+from bots.errors import ForeignTransactionError, TxError, TxPending
 
 __all__ = ["Fees", "GasPriceCapExceeded", "Transactor", "TxEvent", "current_fees"]
 
-GAS_MARGIN_NUM, GAS_MARGIN_DEN = 6, 5  # estimate * 1.2: state can move between estimate and mining
+GAS_MARGIN_NUM, GAS_MARGIN_DEN = 5, 4  # estimate * 1.25: state can move before mining
 MAX_SEND_ATTEMPTS = 3  # signatures per send when the pool says the nonce is taken
 RECEIPT_POLL_S = 0.05
 IDLE_POLL_S = 0.2
 
-TxEventKind = Literal["signed", "sent", "mined", "failed", "replaced"]
+TxEventKind = Literal["signed", "sent", "mined", "failed", "replaced", "rebroadcast"]
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,8 @@ class TxEvent:
     records it cannot miss one the node may already hold. "signed", "sent" and "replaced"
     carry the signed `raw_tx` (a journal can rebroadcast it after a restart); "mined" and
     "failed" (reverted on chain) carry `gas_used`. A node's refusal is "failed" without gas.
-    A receipt timeout emits nothing: the transaction may still mine.
+    "rebroadcast": the node had forgotten a pending transaction and got it again.
+    A transaction still pending when a wait ends emits nothing: it is held and may still mine.
     """
 
     kind: TxEventKind
@@ -61,28 +66,18 @@ class TxEvent:
     raw_tx: bytes | None = None
 
 
-@dataclass
-class _InFlight:
-    """One nonce of ours in the pool, and the hashes of every signed version of it sent."""
-
-    label: str
-    tx: dict[str, Any]
-    nonce: int
-    fees: Fees
-    hashes: list[str]
-    bumps: int = 0
-
-
 class Transactor:
     """Sends transactions from one account, tracking its nonce locally between sends.
 
-    `stuck_after_s`: re-sign a transaction not mined after that long with fees bumped by more
-    than 12.5% (at most `max_fee_bumps` times, never above `gas_price_cap_wei`); None never
-    replaces. `on_event` sees every step (`TxEvent`); an exception it raises propagates to the
-    caller of `send`, so it must not raise (after "sent" the transaction is already out).
+    `receipt_timeout_s`: how long `send` waits for a receipt before it holds the transaction
+    and raises `TxPending`. `stuck_after_s`: re-sign a transaction not mined after that long
+    with fees bumped by more than 12.5% (at most `max_fee_bumps` times, never above
+    `gas_price_cap_wei`); None never replaces. `on_event` sees every step (`TxEvent`); an
+    exception it raises propagates to the caller of `send`, so it must not raise.
     `fee_ttl_s`: reuse the fees looked up for a transaction for that long (0: look up every
-    time). An EIP-1559 max fee is twice the base fee, which rises at most 12.5% a block, so
-    reusing it within a block time or two is safe and saves a round trip per transaction.
+    time); an EIP-1559 max fee is twice the base fee, which rises at most 12.5% a block.
+    `strict_nonces`: a nonce taken by a transaction we did not sign raises
+    `ForeignTransactionError` instead of moving on to the next nonce.
     """
 
     def __init__(
@@ -96,6 +91,7 @@ class Transactor:
         max_fee_bumps: int = 3,
         on_event: Callable[[TxEvent], None] | None = None,
         fee_ttl_s: float = 0.0,
+        strict_nonces: bool = False,
     ) -> None:
         self.w3 = w3
         self.account = account
@@ -106,14 +102,39 @@ class Transactor:
         self.max_fee_bumps = max_fee_bumps
         self.on_event = on_event
         self.fee_ttl_s = fee_ttl_s
+        self.strict_nonces = strict_nonces
         self._fees: tuple[Fees, float] | None = None  # (fees, when looked up: monotonic)
         self._chain_id = int(w3.eth.chain_id)
         self._next_nonce: int | None = None
+        self._accounted: int | None = None  # nonces below this are ours or known to us
+        self._held: InFlight | None = None
 
+    # ------------------------------------------------------------------ nonces
     def resync_nonce(self) -> int:
         """Take the nonce from the node's pending count: after restarts or foreign sends."""
-        self._next_nonce = int(self.w3.eth.get_transaction_count(self.address, "pending"))
-        return self._next_nonce
+        pending = int(self.w3.eth.get_transaction_count(self.address, "pending"))
+        self._account_for(pending)
+        self._next_nonce = pending
+        return pending
+
+    def relax_nonces(self) -> None:
+        """Leave strict mode and resync on the next send: after a foreign transaction was
+        detected, the bot must still be able to pull its offers with the next free nonce."""
+        self.strict_nonces = False
+        self._next_nonce = None
+
+    def check_chain_nonce(self, mined: int) -> None:
+        """Raise `ForeignTransactionError` when the chain shows more transactions of this account
+        than this transactor has signed or known of (strict mode only)."""
+        self._account_for(mined)
+
+    def _account_for(self, nonce: int) -> None:
+        if self.strict_nonces and self._accounted is not None and nonce > self._accounted:
+            raise ForeignTransactionError(
+                f"account {self.address} has {nonce} transactions but this process accounts for "
+                f"{self._accounted}: another process or wallet is sending from it"
+            )
+        self._accounted = max(self._accounted or 0, nonce)
 
     def pending_count(self) -> int:
         """How many transactions of this account wait in the node's pool."""
@@ -149,20 +170,22 @@ class Transactor:
             raise TxError(f"rebroadcast: node refused {tx_hash}: {message}", tx_hash)
         return tx_hash if result in ("accepted", "already_known") else None
 
+    # ------------------------------------------------------------------ sending
     def transact(self, call: ContractFunction, *, gas: int | None = None) -> TxReceipt:
-        """Send a contract call and wait for a successful receipt."""
+        """Send a contract call and wait for a successful receipt.
+
+        Without `gas`, the limit is the node's estimate plus a margin (see `send`); the
+        calldata is encoded here so web3 never fills in a bare estimate.
+        """
         tx = self._base_tx(gas)
-        try:
-            built = call.build_transaction(cast(TxParams, tx))
-        except (ContractCustomError, ContractLogicError) as exc:
-            raise TxError(f"{call.fn_name}: {decode_revert(_revert_data(exc))}") from None
-        return self.send(built, label=call.fn_name)
+        tx.update(to=call.address, data=call._encode_transaction_data(), value=0)
+        return self.send(tx, label=call.fn_name)
 
     def deploy(self, artifact: Artifact, *args: Any) -> tuple[Contract, TxReceipt]:
         """Deploy `artifact` with constructor `args`; return the bound contract and receipt."""
         factory = self.w3.eth.contract(abi=artifact.abi, bytecode=artifact.bytecode)
-        built = factory.constructor(*args).build_transaction(cast(TxParams, self._base_tx(None)))
-        receipt = self.send(built, label=f"deploy {artifact.name}")
+        data = factory.constructor(*args).data_in_transaction
+        receipt = self.send({**self._base_tx(None), "data": data}, label=f"deploy {artifact.name}")
         address = receipt["contractAddress"]
         if address is None:
             raise TxError(f"deploy {artifact.name}: receipt has no contract address")
@@ -173,16 +196,58 @@ class Transactor:
         tx = {**self._base_tx(21_000), "to": Web3.to_checksum_address(to), "value": value_wei}
         return self.send(tx, label="send value")
 
-    def send(self, tx: TxParams | Mapping[str, Any], *, label: str) -> TxReceipt:
-        """Sign, send and wait; raises `TxError` on refusal, revert or timeout.
+    def send(
+        self, tx: TxParams | Mapping[str, Any], *, label: str, wait_s: float | None = None
+    ) -> TxReceipt:
+        """Sign, send and wait up to `wait_s` (default `receipt_timeout_s`) for the receipt.
 
-        Fills in what `tx` lacks: chain id, sender, current fees and gas (estimate + 20%). The
-        nonce is always this transactor's own. Fees above the cap raise `GasPriceCapExceeded`.
+        Fills in what `tx` lacks: chain id, sender, current fees and gas (the node's estimate
+        plus 25%). The nonce is always this transactor's own. Raises `TxError` on refusal or
+        revert, `GasPriceCapExceeded` for fees above the cap, and `TxPending` when the receipt
+        did not come in time or an earlier transaction is still held.
         """
+        if self._held is not None:
+            held = self._held
+            raise TxPending(
+                f"{label}: not sent, {held.label} (nonce {held.nonce}) is still pending",
+                held.latest_hash,
+            )
         prepared = self._prepare(tx, label)
         flight = self._submit(prepared, label)
-        receipt = self._await_receipt(flight)
+        wait = self.receipt_timeout_s if wait_s is None else wait_s
+        receipt = self._chase(flight, time.monotonic() + wait)
+        if receipt is None:
+            self._held = flight
+            raise TxPending(
+                f"{label}: not mined within {wait:g}s; held and still chased", flight.latest_hash
+            )
         return self._check_status(receipt, flight)
+
+    @property
+    def held(self) -> str | None:
+        """The label of the transaction still pending from an earlier send, if any."""
+        return None if self._held is None else self._held.label
+
+    def settle_held(self, wait_s: float = 0.0) -> TxReceipt | None:
+        """Chase the held transaction for up to `wait_s`; its receipt once mined, else None.
+
+        Raises `TxPending` while it is still pending. A held transaction that reverted is
+        reported as "failed" and its receipt returned (status 0): the caller re-reads the chain.
+        """
+        flight = self._held
+        if flight is None:
+            return None
+        receipt = self._chase(flight, time.monotonic() + wait_s)
+        if receipt is None:
+            raise TxPending(
+                f"{flight.label} (nonce {flight.nonce}) still pending", flight.latest_hash
+            )
+        self._held = None
+        try:
+            self._check_status(receipt, flight)
+        except TxError:
+            pass  # reported through on_event ("failed"); the next read of the chain shows it
+        return receipt
 
     def _prepare(self, tx: TxParams | Mapping[str, Any], label: str) -> dict[str, Any]:
         prepared = {key: value for key, value in tx.items() if key != "nonce"}
@@ -197,24 +262,40 @@ class Transactor:
             try:
                 estimate = int(self.w3.eth.estimate_gas(cast(TxParams, prepared)))
             except (ContractCustomError, ContractLogicError) as exc:
-                raise TxError(f"{label}: {decode_revert(_revert_data(exc))}") from None
+                raise TxError(f"{label}: {decode_revert(revert_data(exc))}") from None
             prepared["gas"] = estimate * GAS_MARGIN_NUM // GAS_MARGIN_DEN
         return prepared
 
-    def _submit(self, tx: dict[str, Any], label: str) -> _InFlight:
+    def _submit(self, tx: dict[str, Any], label: str) -> InFlight:
         """Sign with our next nonce and send, re-signing while the pool says it is taken."""
         message = ""
         for _ in range(MAX_SEND_ATTEMPTS):
             nonce = self.resync_nonce() if self._next_nonce is None else self._next_nonce
             signed = self._sign(tx, nonce)
-            tx_hash = signed.hash.to_0x_hex()
-            self._emit("signed", label, tx_hash, nonce, raw_tx=bytes(signed.raw_transaction))
-            result, message = self._send_raw(signed.raw_transaction, tx_hash)
+            tx_hash, raw = signed.hash.to_0x_hex(), bytes(signed.raw_transaction)
+            self._account_for(nonce)
+            self._emit("signed", label, tx_hash, nonce, raw_tx=raw)
+            result, message = self._send_raw(raw, tx_hash)
             if result in ("accepted", "already_known"):
                 self._next_nonce = nonce + 1
-                flight = _InFlight(label, {**tx, "nonce": nonce}, nonce, _fees(tx), [tx_hash])
-                self._emit("sent", label, tx_hash, nonce, raw_tx=bytes(signed.raw_transaction))
-                return flight
+                self._accounted = max(self._accounted or 0, nonce + 1)
+                self._emit("sent", label, tx_hash, nonce, raw_tx=raw)
+                return InFlight(
+                    label,
+                    {**tx, "nonce": nonce},
+                    nonce,
+                    _fees(tx),
+                    [tx_hash],
+                    [raw],
+                    self.stuck_after_s,
+                    time.monotonic(),
+                )
+            if result == "nonce_too_low" and self.strict_nonces:
+                self._emit("failed", label, tx_hash, nonce)
+                raise ForeignTransactionError(
+                    f"{label}: nonce {nonce} of {self.address} was used by a transaction this "
+                    "process did not sign: another process or wallet is sending from it"
+                )
             self.resync_nonce()
             if result == "other":
                 self._emit("failed", label, tx_hash, nonce)
@@ -229,26 +310,22 @@ class Transactor:
             self._next_nonce = None  # the node may or may not have it now: ask it next time
             raise
 
-    def _await_receipt(self, flight: _InFlight) -> TxReceipt:
-        """Poll for a receipt of any version of the transaction, replacing it while stuck."""
-        now = time.monotonic()
-        deadline, next_bump = now + self.receipt_timeout_s, self._bump_time(now)
+    def _chase(self, flight: InFlight, deadline: float) -> TxReceipt | None:
+        """Poll for a receipt of any version until `deadline`, replacing the transaction while
+        it is stuck and rebroadcasting it when the node has forgotten it; None if not mined."""
         while (receipt := first_receipt(self.w3, flight.hashes)) is None:
             now = time.monotonic()
             if now >= deadline:
-                self._next_nonce = None  # if the pool dropped it, its nonce is free again
-                message = f"{flight.label}: not mined within {self.receipt_timeout_s:g}s"
-                raise TxError(message, flight.hashes[-1])
-            if now >= next_bump:
+                return None
+            if flight.bump_due(now):
                 self._replace(flight)
-                next_bump = self._bump_time(now)
-            time.sleep(RECEIPT_POLL_S)
+            elif flight.check_due(now) and not is_known(self.w3, flight.latest_hash):
+                self._send_raw(flight.latest_raw, flight.latest_hash)  # a restarted node
+                self._emit("rebroadcast", flight.label, flight.latest_hash, flight.nonce)
+            time.sleep(min(RECEIPT_POLL_S, max(0.0, deadline - now)))
         return receipt
 
-    def _bump_time(self, now: float) -> float:
-        return math.inf if self.stuck_after_s is None else now + self.stuck_after_s
-
-    def _replace(self, flight: _InFlight) -> None:
+    def _replace(self, flight: InFlight) -> None:
         """Re-sign the stuck nonce with bumped fees, unless out of bumps or over the cap."""
         if flight.bumps >= self.max_fee_bumps:
             return
@@ -256,40 +333,26 @@ class Transactor:
         if fees is None:
             flight.bumps = self.max_fee_bumps  # stay under the cap: wait for what is in the pool
             return
-        flight.bumps, flight.fees = flight.bumps + 1, fees
+        flight.bumps += 1
         signed = self._sign({**flight.tx, **fees.fields}, flight.nonce)
-        tx_hash = signed.hash.to_0x_hex()
-        self._emit(
-            "signed", flight.label, tx_hash, flight.nonce, raw_tx=bytes(signed.raw_transaction)
-        )
-        result, _ = self._send_raw(signed.raw_transaction, tx_hash)
+        tx_hash, raw = signed.hash.to_0x_hex(), bytes(signed.raw_transaction)
+        self._emit("signed", flight.label, tx_hash, flight.nonce, raw_tx=raw)
+        result, _ = self._send_raw(raw, tx_hash)
         if result in ("accepted", "already_known"):
-            flight.hashes.append(tx_hash)
-            raw_tx = bytes(signed.raw_transaction)
-            self._emit("replaced", flight.label, tx_hash, flight.nonce, raw_tx=raw_tx)
+            flight.add_version(tx_hash, raw, fees)
+            self._emit("replaced", flight.label, tx_hash, flight.nonce, raw_tx=raw)
         elif result != "underpriced_replacement":
             flight.bumps = self.max_fee_bumps  # the nonce was mined meanwhile, or refused: wait
 
-    def _check_status(self, receipt: TxReceipt, flight: _InFlight) -> TxReceipt:
+    def _check_status(self, receipt: TxReceipt, flight: InFlight) -> TxReceipt:
         tx_hash = receipt["transactionHash"].to_0x_hex()
         gas_used = int(receipt["gasUsed"])
         if receipt["status"] != 1:
             self._emit("failed", flight.label, tx_hash, flight.nonce, gas_used=gas_used)
-            reason = self._replay_reason(flight.tx, receipt["blockNumber"])
+            reason = replay_reason(self.w3, flight.tx, receipt["blockNumber"])
             raise TxError(f"{flight.label}: {reason} (tx {tx_hash})", tx_hash)
         self._emit("mined", flight.label, tx_hash, flight.nonce, gas_used=gas_used)
         return receipt
-
-    def _replay_reason(self, tx: dict[str, Any], block_number: int) -> str:
-        """Re-run a failed transaction as a call on its parent block to learn why it reverted."""
-        call = {k: v for k, v in tx.items() if k in ("from", "to", "data", "value", "gas")}
-        try:
-            self.w3.eth.call(cast(TxParams, call), block_number - 1)
-        except (ContractCustomError, ContractLogicError) as exc:
-            return decode_revert(_revert_data(exc))
-        except Web3RPCError as exc:
-            return f"reverted ({rpc_error_message(exc)})"
-        return "reverted on chain (the replay succeeded: state changed in between)"
 
     def _sign(self, tx: dict[str, Any], nonce: int) -> SignedTransaction:
         return self.account.sign_transaction({**tx, "nonce": nonce})
@@ -328,13 +391,3 @@ def _fees(tx: Mapping[str, Any]) -> Fees:
     if fees is None:
         raise AssertionError("a prepared transaction always carries fees")
     return fees
-
-
-def _revert_data(exc: ContractCustomError | ContractLogicError) -> str | None:
-    data = exc.data
-    if isinstance(data, str):
-        return data
-    if isinstance(data, dict):
-        inner = data.get("data")
-        return inner if isinstance(inner, str) else None
-    return None

@@ -41,7 +41,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     from bots.service.process import serve
 
-    return serve(config)
+    return serve(config, clear_kill_switch=args.clear_kill_switch)
 
 
 def _market_ref(args: argparse.Namespace) -> MarketRef:
@@ -187,6 +187,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--config", type=Path, required=True, help="the bot's TOML file")
     p.add_argument("--check", action="store_true", help="validate the config and exit")
+    p.add_argument(
+        "--clear-kill-switch",
+        action="store_true",
+        help="start although the kill switch tripped (after an operator has looked why)",
+    )
     p.set_defaults(handler=_cmd_run)
 
     p = sub.add_parser("book", help="print a market's order book as a table")

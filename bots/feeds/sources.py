@@ -262,17 +262,25 @@ class BookFeed:
 class FallbackFeed:
     """Tries feeds in order, so that one outage or stale source need not pull every quote.
 
-    Only :class:`FeedError` counts as a failure: any other exception is a bug and propagates
-    instead of being papered over by the next feed.
+    A reading counts when it is at most `max_age_s` old and at most `max_skew_s` in the future
+    (a source whose clock runs ahead would otherwise look fresh forever). Only
+    :class:`FeedError` counts as a failure: any other exception is a bug and propagates instead
+    of being papered over by the next feed.
     """
 
     def __init__(
-        self, feeds: Sequence[PriceFeed], max_age_s: float, clock: Clock = time.time
+        self,
+        feeds: Sequence[PriceFeed],
+        max_age_s: float,
+        clock: Clock = time.time,
+        *,
+        max_skew_s: float = 5.0,
     ) -> None:
         if not feeds:
             raise ValueError("FallbackFeed needs at least one feed")
         self._feeds = tuple(feeds)
         self._max_age_s = max_age_s
+        self._max_skew_s = max_skew_s
         self._clock = clock
         self.name = f"fallback({','.join(feed.name for feed in self._feeds)})"
 
@@ -285,7 +293,12 @@ class FallbackFeed:
                 failures.append(str(exc))
                 continue
             age = self._clock() - reading.observed_at
-            if age <= self._max_age_s:
+            if -self._max_skew_s <= age <= self._max_age_s:
                 return reading
-            failures.append(f"{feed.name}: stale, {age:.1f}s old (max {self._max_age_s:g}s)")
+            if age < 0:
+                failures.append(
+                    f"{feed.name}: {-age:.1f}s in the future (max {self._max_skew_s:g}s)"
+                )
+            else:
+                failures.append(f"{feed.name}: stale, {age:.1f}s old (max {self._max_age_s:g}s)")
         raise FeedError(f"all price feeds failed: {'; '.join(failures)}")

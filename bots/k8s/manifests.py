@@ -19,8 +19,10 @@ WIRING = {
     "deployment": "/etc/otcmm/deployment/deployment.json",
     "keystore__path": f"{_BOT_KEY_DIR}/keystore.json",
     "keystore__password_file": f"{_BOT_KEY_DIR}/password",
+    "runtime__metrics_host": "0.0.0.0",  # noqa: S104 - the kubelet probes the pod's address
     "runtime__metrics_port": "9100",
     "runtime__journal": "/var/lib/otcmm/journal.jsonl",
+    "runtime__state_dir": "/var/lib/otcmm",
     "runtime__log_format": "json",
 }
 """`OTCMM_*` settings the Deployment sets (None: per bot or per fleet); bot files must not."""

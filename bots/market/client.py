@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from eth_abi.abi import decode
 from web3 import Web3
@@ -45,6 +45,16 @@ def offer_from_view(view: Sequence[Any]) -> Offer:
         remaining_buy=int(view[7]),
         timestamp=int(view[8]),
     )
+
+
+class PairView(NamedTuple):
+    """One pair's book and one account on it, read at one block (`MarketClient.pair_view`)."""
+
+    bids: list[Offer]  # pay quote for base
+    asks: list[Offer]  # pay base for quote
+    balances: dict[str, int]  # free base units per token address
+    native_wei: int  # gas money
+    nonce: int  # transactions the account has mined by that block
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,13 +139,12 @@ class MarketClient:
         (balance,) = self._call(self.token(token), "balanceOf", (owner,), block)
         return int(balance)
 
-    def pair_view(
-        self, base: str, quote: str, owner: str, block: int
-    ) -> tuple[list[Offer], list[Offer], dict[str, int], int]:
-        """(bids, asks, token balances, native balance) of `owner` on a pair at `block`.
+    def pair_view(self, base: str, quote: str, owner: str, block: int) -> PairView:
+        """The book of a pair and `owner`'s account on it, all read at `block`.
 
-        The first book pages, both balances and the gas money go out as one JSON-RPC batch: one
-        round trip instead of five, every tick. Books longer than a page read on, page by page.
+        The first book pages, both token balances, the gas money and the account's nonce go out
+        as one JSON-RPC batch: one round trip instead of six, every tick. Books longer than a
+        page read on, page by page.
         """
         owner = Web3.to_checksum_address(owner)
         base, quote = Web3.to_checksum_address(base), Web3.to_checksum_address(quote)
@@ -151,8 +160,9 @@ class MarketClient:
                 call = {"to": contract.address, "data": data}
                 batch.add(self.w3.eth.call(call, block))  # type: ignore[arg-type]
             batch.add(self.w3.eth.get_balance(owner, block))
+            batch.add(self.w3.eth.get_transaction_count(owner, block))
             results: list[Any] = list(batch.execute())  # formatted results, in request order
-        *raw, native = results
+        *raw, native, nonce = results
         decoded = [decode(types, data) for (_, types), data in zip(prepared, raw, strict=True)]
         sides = []
         for (page, cursor), (pay, buy) in zip(
@@ -163,7 +173,7 @@ class MarketClient:
                 offers += self._pages("getPairOffers", (pay, buy), block, start=int(cursor))
             sides.append(offers)
         balances: dict[str, int] = {base: int(decoded[2][0]), quote: int(decoded[3][0])}
-        return sides[0], sides[1], balances, int(native)
+        return PairView(sides[0], sides[1], balances, int(native), int(nonce))
 
     def _prepare(
         self, contract: Contract, name: str, args: tuple[Any, ...]

@@ -50,8 +50,19 @@ class StrategyConfig(_Section):
 
 class RuntimeConfig(_Section):
     cancel_on_exit: bool = True
-    metrics_host: str = "0.0.0.0"  # noqa: S104  (a container's probe port must be reachable)
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Loopback unless set: /metrics shows inventory and P&L. Containers set"
+        " 0.0.0.0 so the kubelet's probes reach it.",
+    )
     metrics_port: int | None = Field(default=9100, ge=0, le=65535)
+    state_dir: Path | None = Field(
+        default=None,
+        description="Account lock and kill-switch record; default: the journal's directory,"
+        " else <temp dir>/otcmm.",
+    )
+    unready_after_failures: int = Field(default=3, ge=1, le=1000)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     journal: Path | None = None
@@ -209,7 +220,12 @@ def _rebase_paths(config: BotConfig, base_dir: Path) -> BotConfig:
             "password_file": rebase(config.keystore.password_file),
         }
     )
-    runtime = config.runtime.model_copy(update={"journal": rebase(config.runtime.journal)})
+    runtime = config.runtime.model_copy(
+        update={
+            "journal": rebase(config.runtime.journal),
+            "state_dir": rebase(config.runtime.state_dir),
+        }
+    )
     deployment = rebase(config.deployment)
     feeds = [_rebase_feed(spec, base_dir) for spec in (config.feed, *config.fallback_feeds)]
     return config.model_copy(

@@ -56,7 +56,7 @@ class HealthServer:
     def __init__(
         self,
         metrics: BotMetrics,
-        host: str = "0.0.0.0",  # noqa: S104 - containers must accept the kubelet's probes
+        host: str = "127.0.0.1",
         port: int = 9100,
         liveness_timeout_s: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
@@ -110,6 +110,11 @@ class HealthServer:
     def port(self) -> int:
         """The bound port once started (meaningful with port 0), else the configured one."""
         return self._port if self._server is None else int(self._server.server_address[1])
+
+    @property
+    def bound(self) -> str:
+        """The address actually listened on, as `host:port` (a wildcard host stays a wildcard)."""
+        return f"{self._host}:{self.port}"
 
     @property
     def url(self) -> str:

@@ -17,8 +17,11 @@ from decimal import Decimal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-DECISION_OUTCOMES = ("quote", "noop", "safety_stop", "no_reference", "strategy_error")
-SAFETY_STOP_REASONS = ("stale_feed", "gas_cap", "balances", "gas_balance")
+from bots.tick.report import OUTCOMES
+from bots.tick.risk import STOP_REASONS
+
+DECISION_OUTCOMES = OUTCOMES
+SAFETY_STOP_REASONS = STOP_REASONS
 _SIDES = ("bid", "ask")
 _TICK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -58,6 +61,11 @@ class BotMetrics:
         self._mtm = Gauge(
             "otcmm_mark_to_market_quote",
             "Holdings valued in quote tokens at the reference price.",
+            registry=reg,
+        )
+        self._pnl = Gauge(
+            "otcmm_pnl_quote",
+            "Mark-to-market P&L since start in quote tokens (the kill switch watches it).",
             registry=reg,
         )
         self._reference = Gauge(
@@ -113,6 +121,11 @@ class BotMetrics:
 
     def set_mark_to_market(self, value_quote: Decimal) -> None:
         self._mtm.set(float(value_quote))
+
+    def set_pnl(self, pnl_quote: Decimal | None) -> None:
+        """None (no reference price this tick) leaves the last value in place."""
+        if pnl_quote is not None:
+            self._pnl.set(float(pnl_quote))
 
     def set_reference_price(self, price: Decimal | None) -> None:
         """None exports NaN: a stale last price would read as a live one on a dashboard."""

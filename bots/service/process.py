@@ -1,32 +1,27 @@
-"""The bot process: start-up checks, crash recovery, the tick schedule and a clean shutdown.
+"""The bot process from start to exit: checks, crash recovery, then the loop (`loop.py`).
 
-Kubernetes sends SIGTERM on every rollout, so shutdown is a normal path, not an accident: the
-running tick finishes, then (by default) every own offer is cancelled and the bot confirms on
-chain that none is left before it exits 0. A bot killed harder than that loses nothing either:
-its next start rebuilds everything from the chain after the journaled transactions settle.
+Start-up order matters: the account lock and the kill switch are checked before the key is
+unlocked or anything is read; journaled transactions of a previous run are rebroadcast and
+settled before the first tick reads the book. Kubernetes sends SIGTERM on every rollout, so
+shutdown is a normal path: the running tick finishes, every own offer is cancelled and the bot
+confirms on chain that none is left before it exits 0. A bot killed harder loses nothing
+either: its next start rebuilds everything from the chain after the journal settles.
 """
 
 from __future__ import annotations
 
 import signal
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from types import FrameType
 
 import structlog
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from bots.chain.journal import TxJournal
-from bots.chain.keystore import read_password, unlock
+from bots.chain.keystore import keystore_address, read_password, unlock
 from bots.chain.rpc import RetryingHTTPProvider, check_connection, connect
 from bots.chain.transactor import Transactor, TxEvent
-from bots.errors import ChainError, OtcmmError
+from bots.errors import ChainError
 from bots.feeds.sources import FallbackFeed, PriceFeed
 from bots.feeds.spec import feed_from_spec
 from bots.market.client import MarketClient
@@ -34,7 +29,9 @@ from bots.market.tokens import load_token
 from bots.service.config import BotConfig
 from bots.service.health import HealthServer
 from bots.service.logs import configure_logging
+from bots.service.loop import BotProcess, Service
 from bots.service.metrics import BotMetrics
+from bots.service.state import AccountLock, KillSwitchFile, state_dir
 from bots.tick.executor import Executor
 from bots.tick.runner import Bot
 from bots.tick.snapshot import ChainView
@@ -43,22 +40,14 @@ from strategies.api import LiveOffer
 log = structlog.get_logger("otcmm.service")
 
 
-@dataclass
-class BotProcess:
-    """A started bot with the handles its shutdown needs."""
-
-    config: BotConfig
-    bot: Bot
-    transactor: Transactor
-    health: HealthServer | None
-
-
 def unlock_account(config: BotConfig) -> LocalAccount:
     password = read_password(password_file=config.keystore.password_file, prompt=False)
     return unlock(config.keystore.path, password)
 
 
-def build(config: BotConfig, account: LocalAccount, metrics: BotMetrics) -> BotProcess:
+def build(
+    config: BotConfig, account: LocalAccount, metrics: BotMetrics, kill_switch: KillSwitchFile
+) -> BotProcess:
     """Connect, read the pair's tokens and wire the tick's pieces together."""
     w3 = connect(config.rpc_url)
     if isinstance(w3.provider, RetryingHTTPProvider):
@@ -73,6 +62,7 @@ def build(config: BotConfig, account: LocalAccount, metrics: BotMetrics) -> BotP
         stuck_after_s=config.runtime.stuck_after_s,
         on_event=_tx_observer(metrics, journal),
         fee_ttl_s=1.0,  # one fee lookup serves all of a tick's transactions
+        strict_nonces=True,  # a transaction we did not sign stops the bot
     )
     market = MarketClient(w3, config.market, transactor)
     _require_contract(w3, config.market, "market")
@@ -91,7 +81,7 @@ def build(config: BotConfig, account: LocalAccount, metrics: BotMetrics) -> BotP
         _recover(transactor, journal)
     else:
         _settle_pending(transactor)
-    return BotProcess(config, bot, transactor, None)
+    return BotProcess(config, bot, transactor, kill_switch)
 
 
 def _feed(config: BotConfig, view: ChainView) -> PriceFeed:
@@ -102,7 +92,9 @@ def _feed(config: BotConfig, view: ChainView) -> PriceFeed:
         feed_from_spec(spec, base=view.base, quote=view.quote, book=book)
         for spec in (config.feed, *config.fallback_feeds)
     ]
-    return FallbackFeed(feeds, max_age_s=config.risk.feed_max_age_s)
+    return FallbackFeed(
+        feeds, max_age_s=config.risk.feed_max_age_s, max_skew_s=config.risk.max_feed_skew_s
+    )
 
 
 def _require_contract(w3: Web3, address: str, what: str) -> None:
@@ -117,6 +109,8 @@ def _tx_observer(metrics: BotMetrics, journal: TxJournal | None) -> Callable[[Tx
                 journal.sent(event.nonce, event.tx_hash, event.raw_tx, event.label)
         elif event.kind in ("sent", "replaced"):
             metrics.tx_sent(event.label)
+        elif event.kind == "rebroadcast":
+            pass  # the node had forgotten it; the journal already holds it
         elif event.kind == "mined":
             metrics.tx_mined(event.label, event.gas_used or 0)
             if journal is not None:
@@ -151,104 +145,30 @@ def _settle_pending(transactor: Transactor) -> None:
     transactor.resync_nonce()
 
 
-class Service:
-    """Runs a bot on an APScheduler interval until SIGTERM/SIGINT, then shuts it down."""
-
-    def __init__(self, process: BotProcess, health: HealthServer | None) -> None:
-        self.process = process
-        self.health = health
-        self.stopping = threading.Event()
-        interval = process.config.tick_interval_s
-        self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)})
-        self.scheduler.add_job(
-            self._tick,
-            "interval",
-            seconds=interval,
-            max_instances=1,  # never two ticks at once: they would race on the same offers
-            coalesce=True,  # a tick that overran is followed by one tick, not a burst
-            misfire_grace_time=max(1, int(interval * 10)),
-            next_run_time=datetime.now(UTC),
-        )
-
-    def _tick(self) -> None:
-        if self.stopping.is_set():
-            return
-        # Ticks run on the scheduler's thread, which has its own logging context.
-        structlog.contextvars.bind_contextvars(bot=self.process.config.name)
-        if self.health:
-            self.health.beat()
-        try:
-            self.process.bot.tick()
-            if self.health:
-                self.health.set_ready(True)
-        except OtcmmError as exc:
-            log.error("tick failed", error=str(exc))
-            if self.health:
-                self.health.set_ready(False, str(exc))
-        except Exception:
-            log.exception("tick crashed")
-        if self.health:
-            self.health.beat()
-
-    def run(self) -> int:
-        """Block until a stop signal, then drain and clean up; return the exit code."""
-        self.scheduler.start()
-        while not self.stopping.wait(timeout=0.5):  # short waits keep signal handling prompt
-            pass
-        log.info("stop requested; finishing the current tick")
-        self.scheduler.shutdown(wait=True)
-        if self.health:
-            self.health.set_ready(False, "shutting down")
-        return self._shutdown()
-
-    def request_stop(self, signum: int, _frame: FrameType | None = None) -> None:
-        log.info("signal received", signal=signal.Signals(signum).name)
-        self.stopping.set()
-
-    def _shutdown(self) -> int:
-        config = self.process.config
-        if not config.runtime.cancel_on_exit:
-            log.info("leaving offers in place (runtime.cancel_on_exit = false)")
-            return 0
-        left = cancel_all(self.process, config.runtime.shutdown_timeout_s)
-        if left:
-            log.error("offers still live after shutdown", count=left)
-            return 4
-        log.info("all own offers cancelled; bye")
-        return 0
-
-
-def cancel_all(process: BotProcess, timeout_s: float) -> int:
-    """Cancel every own offer on the market and confirm none is left; return how many are."""
-    view, executor = process.bot.view, process.bot.executor
-    deadline = time.monotonic() + timeout_s
-    while True:
-        offers = view.own_offers_anywhere()
-        if not offers or time.monotonic() > deadline:
-            return len(offers)
-        result = executor.cancel_all(offers)
-        for error in result.errors:  # a fill raced the cancel: re-read and try again
-            log.warning("cancel failed; retrying", error=error)
-        log.info("cancelled own offers", count=len(result.cancelled))
-
-
-def serve(config: BotConfig) -> int:
+def serve(config: BotConfig, *, clear_kill_switch: bool = False) -> int:
     """Everything `otcmm run` does, from the config to the exit code."""
     configure_logging(config.runtime.log_format, config.runtime.log_level)
     structlog.contextvars.bind_contextvars(bot=config.name)
-    metrics = BotMetrics()
-    health = _start_health(config, metrics)
-    account = unlock_account(config)
-    log.info("starting", address=account.address, strategy=config.strategy.name)
-    process = build(config, account, metrics)
-    service = Service(process, health)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, service.request_stop)
+    address = keystore_address(config.keystore.path)
+    directory = state_dir(config.runtime.state_dir, config.runtime.journal)
+    lock = AccountLock(directory, address).acquire()
     try:
-        return service.run()
+        kill_switch = KillSwitchFile(directory, address)
+        kill_switch.check(clear=clear_kill_switch)
+        metrics = BotMetrics()
+        health = _start_health(config, metrics)
+        try:
+            account = unlock_account(config)
+            log.info("starting", address=account.address, strategy=config.strategy.name)
+            service = Service(build(config, account, metrics, kill_switch), health)
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, service.request_stop)
+            return service.run()
+        finally:
+            if health:
+                health.stop()
     finally:
-        if health:
-            health.stop()
+        lock.release()
 
 
 def _start_health(config: BotConfig, metrics: BotMetrics) -> HealthServer | None:
@@ -262,5 +182,5 @@ def _start_health(config: BotConfig, metrics: BotMetrics) -> HealthServer | None
         metrics, host=config.runtime.metrics_host, port=port, liveness_timeout_s=liveness
     ).start()
     health.set_ready(False, "starting")
-    log.info("metrics and probes listening", url=health.url)
+    log.info("metrics and probes listening", address=health.bound)
     return health

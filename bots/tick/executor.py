@@ -10,12 +10,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bots.errors import TxError
+from bots.errors import TxError, TxPending
 from bots.market.client import MAX_UINT, MarketClient
+from bots.market.gas import MAX_ACTIONS_PER_TX
 from bots.tick.reconcile import Plan
 from strategies.api import LiveOffer, Take
-
-MAX_ACTIONS_PER_TX = 60  # ~60 x (cancel ~25k | make ~80k) stays well inside a 30M-gas block
 
 
 @dataclass
@@ -26,10 +25,11 @@ class Execution:
     cancelled: list[int] = field(default_factory=list)
     taken: list[Take] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    pending: str | None = None  # a transaction sent this tick is still pending (held)
 
     @property
     def sent_anything(self) -> bool:
-        return bool(self.made or self.cancelled or self.taken or self.errors)
+        return bool(self.made or self.cancelled or self.taken or self.errors or self.pending)
 
 
 class Executor:
@@ -48,8 +48,22 @@ class Executor:
             self._requote(plan, result)
         by_id = {offer.id: offer for offer in offers}
         for take in takes:
+            if result.pending is not None:
+                break  # nothing more goes out while a transaction of ours is pending
             self._take(take, by_id.get(take.offer_id), result)
         return result
+
+    def check_nonce(self, mined: int) -> None:
+        """Raise `ForeignTransactionError` if the account has transactions we did not sign."""
+        self.market.transactor.check_chain_nonce(mined)
+
+    def settle_held(self, wait_s: float = 0.0) -> str | None:
+        """Chase a transaction an earlier tick left pending; its label while still pending."""
+        try:
+            self.market.transactor.settle_held(wait_s)
+        except TxPending as exc:
+            return str(exc)
+        return None
 
     def _requote(self, plan: Plan, result: Execution) -> None:
         needed: defaultdict[str, int] = defaultdict(int)
@@ -67,6 +81,8 @@ class Executor:
                 result.made += self.market.requote(batch_cancels, batch_specs)
                 result.cancelled += [offer_id for offer_id, _ in batch_cancels]
                 cancels, specs = cancels[len(batch_cancels) :], specs[len(batch_specs) :]
+        except TxPending as exc:
+            result.pending = str(exc)
         except TxError as exc:
             result.errors.append(str(exc))
 
@@ -76,6 +92,8 @@ class Executor:
                 self._approve(offer.buy_token, take.expected_spend)
             self.market.take(take.offer_id, take.quantity)
             result.taken.append(take)
+        except TxPending as exc:
+            result.pending = str(exc)
         except TxError as exc:
             result.errors.append(str(exc))
 

@@ -6,8 +6,9 @@ reads them from a config file; a backtest hands the same models to the same tick
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bots.feeds.spec import PositivePrice as Price
 from bots.tick.reconcile import Tolerance
 
 
@@ -16,14 +17,49 @@ class _Section(BaseModel):
 
 
 class RiskLimits(_Section):
-    """Hard limits the runner enforces whatever the strategy wants (base units, wei, seconds)."""
+    """Hard limits the runner enforces whatever the strategy wants.
+
+    Amounts are base units, gas in wei, times in seconds, prices quote per whole base token
+    (`Decimal`, as written in the file), losses whole quote tokens. See README "Safety, shutdown,
+    restarts" for what each one does when it trips.
+    """
 
     max_base_inventory: int | None = Field(default=None, gt=0)
     max_quote_inventory: int | None = Field(default=None, gt=0)
     max_open_offers: int = Field(default=20, ge=0, le=500)
     max_gas_price_wei: int | None = Field(default=None, ge=0)
-    feed_max_age_s: float = Field(default=60.0, gt=0)
+    feed_max_age_s: float = Field(default=60.0, gt=0, le=86_400)
+    max_feed_skew_s: float = Field(
+        default=5.0, ge=0, le=3_600, description="A reading this far in the future is stale."
+    )
     min_gas_balance_wei: int = Field(default=0, ge=0)
+    gas_reserve: bool = Field(
+        default=True,
+        description="Keep the gas money to cancel every own offer at the current fee; below it"
+        " only cancels are sent.",
+    )
+    min_price: Price | None = Field(default=None, description="Refuse readings below this.")
+    max_price: Price | None = Field(default=None, description="Refuse readings above this.")
+    max_price_move_bps: int | None = Field(
+        default=500, ge=1, le=1_000_000, description="A larger move per tick needs confirming."
+    )
+    price_confirmations: int = Field(default=3, ge=1, le=100)
+    post_only: bool = Field(
+        default=True, description="Drop quotes that would cross the best opposite offer."
+    )
+    max_loss: Price | None = Field(
+        default=None, description="Kill switch: P&L since start below -max_loss (quote tokens)."
+    )
+    max_drawdown: Price | None = Field(
+        default=None, description="Kill switch: P&L this far below its peak (quote tokens)."
+    )
+
+    @model_validator(mode="after")
+    def _band_is_a_band(self) -> RiskLimits:
+        if self.min_price is not None and self.max_price is not None:
+            if self.min_price >= self.max_price:
+                raise ValueError("min_price must be below max_price")
+        return self
 
 
 class ReconcileConfig(_Section):

@@ -1,32 +1,51 @@
 """Risk limits and safety stops between a strategy's wishes and the chain. Pure.
 
 A strategy can be buggy or a third-party plug-in; the runner never trusts it with more than the
-config allows. Limits *trim* a decision (too many quotes, inventory caps). Safety stops *halt*
-new risk for a tick (stale feed, gas price above the cap, balances that cannot back the
-quotes, too little gas money): the bot keeps running, still pulls offers it no longer wants,
-and resumes by itself once the cause clears.
+config allows. Limits *trim* a decision: too many quotes, inventory caps, amounts the market
+cannot hold (2^96 base units or more), quotes that would cross the best opposite offer
+(`post_only`), makes the free balance cannot pay for once the plan is known. Safety stops *halt*
+new risk for a tick (stale or refused price, gas price above the cap, balances that cannot back
+the quotes, gas money below the floor or the reserve for cancelling everything): the bot keeps
+running, still pulls offers it no longer wants, and resumes by itself once the cause clears.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from bots.market.gas import TAKE, cancel_all_gas, requote_gas
 from bots.tick.limits import RiskLimits
 from strategies.api import Decision, LiveOffer, Quote, Snapshot, Take
+from strategies.money import offer_price
 
-STOP_REASONS = ("stale_feed", "gas_cap", "balances", "gas_balance")
+STOP_REASONS = (
+    "stale_feed",
+    "price_band",
+    "price_jump",
+    "gas_cap",
+    "balances",
+    "gas_balance",
+    "gas_reserve",
+)
+AMOUNT_LIMIT = 2**96  # the market stores amounts as uint96 and reverts at or above this
+RESERVE_NUM, RESERVE_DEN = 3, 2  # the gas reserve covers 1.5x the cancel-everything bound
 
 
 @dataclass(frozen=True, slots=True)
 class Conditions:
-    """Facts from outside the snapshot that decide the safety stops."""
+    """Facts from outside the snapshot that decide the safety stops.
+
+    `gas_price_wei` is the most a transaction can pay per gas now (EIP-1559 max fee);
+    `price_stop` is `(reason, why)` when the price guard refused the feed's reading.
+    """
 
     feed_fresh: bool
     gas_price_wei: int
     native_balance_wei: int
+    price_stop: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +72,10 @@ def guard(
 ) -> Guarded:
     """Apply limits, then work out which safety stops are in force for this tick."""
     notes: list[str] = []
-    quotes = _cap_open_offers(decision.quotes, limits.max_open_offers, notes)
+    quotes = _storable(decision.quotes, notes)
+    if limits.post_only:
+        quotes = _not_crossing(quotes, snapshot, notes)
+    quotes = _cap_open_offers(quotes, limits.max_open_offers, notes)
     quotes = _cap_inventory(quotes, snapshot, limits, notes)
     takes = _cap_take_inventory(decision.takes, snapshot, limits, notes)
     trimmed = dataclasses.replace(decision, quotes=tuple(quotes), takes=tuple(takes))
@@ -66,6 +88,9 @@ def _stops(
     stops: dict[str, str] = {}
     if not conditions.feed_fresh:
         stops["stale_feed"] = f"no price fresher than {limits.feed_max_age_s:g}s"
+    if conditions.price_stop is not None:
+        reason, why = conditions.price_stop
+        stops[reason] = why
     cap = limits.max_gas_price_wei
     if cap is not None and conditions.gas_price_wei > cap:
         stops["gas_cap"] = f"gas price {conditions.gas_price_wei} wei above the cap of {cap}"
@@ -73,6 +98,9 @@ def _stops(
         stops["gas_balance"] = (
             f"gas money {conditions.native_balance_wei} wei below {limits.min_gas_balance_wei}"
         )
+    reserve = _reserve_shortfall(decision, snapshot, limits, conditions)
+    if reserve:
+        stops["gas_reserve"] = reserve
     short = _unbacked(decision, snapshot)
     if short:
         stops["balances"] = "; ".join(
@@ -95,6 +123,78 @@ def _unbacked(decision: Decision, snapshot: Snapshot) -> dict[str, tuple[int, in
         token: snapshot.balances.get(token, 0) + snapshot.escrowed.get(token, 0) for token in need
     }
     return {token: (amount, have[token]) for token, amount in need.items() if amount > have[token]}
+
+
+def _reserve_shortfall(
+    decision: Decision, snapshot: Snapshot, limits: RiskLimits, conditions: Conditions
+) -> str:
+    """Why this tick's sends would leave too little gas money to cancel every offer, or ""."""
+    price = conditions.gas_price_wei
+    if not limits.gas_reserve or price == 0:
+        return ""
+    own, wanted = len(snapshot.own_offers), len(decision.quotes)
+    spend = (requote_gas(own, wanted) + len(decision.takes) * TAKE) * price
+    after = max(own, wanted)
+    reserve = cancel_all_gas(after) * price * RESERVE_NUM // RESERVE_DEN
+    if conditions.native_balance_wei >= spend + reserve:
+        return ""
+    return (
+        f"gas money {conditions.native_balance_wei} wei is below this tick's {spend} wei plus "
+        f"the {reserve} wei reserved to cancel {after} offer(s) at {price} wei/gas"
+    )
+
+
+def plan_shortfall(
+    makes: Sequence[Quote], cancels: Sequence[tuple[int, int]], snapshot: Snapshot
+) -> dict[str, tuple[int, int]]:
+    """Tokens the plan's makes need more of than the free balance plus what its cancels release.
+
+    This is the exact test the market applies to a `requote` (escrow is netted per token), so a
+    plan that passes it cannot revert for want of balance; kept offers keep their escrow.
+    """
+    released: defaultdict[str, int] = defaultdict(int)
+    remaining = {offer.id: offer for offer in snapshot.own_offers}
+    for offer_id, amount in cancels:
+        offer = remaining.get(offer_id)
+        if offer is not None:
+            released[offer.pay_token] += amount
+    need: defaultdict[str, int] = defaultdict(int)
+    for quote in makes:
+        need[quote.pay_token] += quote.pay_amt
+    have = {token: snapshot.balances.get(token, 0) + released[token] for token in need}
+    return {token: (amount, have[token]) for token, amount in need.items() if amount > have[token]}
+
+
+def _storable(quotes: Iterable[Quote], notes: list[str]) -> list[Quote]:
+    """Quotes whose amounts the market can store (below 2^96 base units)."""
+    quotes = list(quotes)
+    kept = [q for q in quotes if q.pay_amt < AMOUNT_LIMIT and q.buy_amt < AMOUNT_LIMIT]
+    if len(kept) < len(quotes):
+        notes.append(f"dropped {len(quotes) - len(kept)} quote(s) with amounts of 2^96 or more")
+    return kept
+
+
+def _not_crossing(quotes: list[Quote], snapshot: Snapshot, notes: list[str]) -> list[Quote]:
+    """Drop quotes at or through the best opposite offer of someone else: a maker quote that
+    crosses is either a give-away (a wrong price) or a take, which strategies ask for as such."""
+    base, quote, own = snapshot.base, snapshot.quote, snapshot.own_address
+    best_bid = max(
+        (offer_price(base, quote, o.buy_amt, o.pay_amt) for o in snapshot.bids if o.owner != own),
+        default=None,
+    )
+    best_ask = min(
+        (offer_price(base, quote, o.pay_amt, o.buy_amt) for o in snapshot.asks if o.owner != own),
+        default=None,
+    )
+    kept = [
+        q
+        for q in quotes
+        if not (q.side == "bid" and best_ask is not None and q.price >= best_ask)
+        and not (q.side == "ask" and best_bid is not None and q.price <= best_bid)
+    ]
+    if len(kept) < len(quotes):
+        notes.append(f"post_only: dropped {len(quotes) - len(kept)} quote(s) crossing the book")
+    return kept
 
 
 def _cap_open_offers(quotes: Iterable[Quote], limit: int, notes: list[str]) -> list[Quote]:

@@ -1,39 +1,40 @@
 """One bot tick: snapshot -> decide -> guard -> reconcile -> execute -> observe.
 
-Each step is its own module; this one only wires them in order and reports. The data flows one
-way: nothing here remembers offers between ticks, so what the bot does is always a function of
-the chain as it is now (plus the price feed), never of a memory that a crash could corrupt.
+Each step is its own module; this one only wires them in order. The data flows one way: offers
+are never remembered between ticks, so what the bot does is always a function of the chain as
+it is now (plus the price feed and the price guard's memory of the last accepted price), never
+of a memory that a crash could corrupt. Two things end a tick early: a transaction of ours still
+pending from an earlier tick (nothing is read or sent until it settles, since the book is about
+to change), and a transaction from this account that we did not sign (`ForeignTransactionError`
+propagates: the service stops the bot).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import structlog
 
+from bots.errors import OtcmmError
 from bots.feeds.sources import FeedError, PriceFeed, PriceReading
-from bots.tick.executor import Execution, Executor
+from bots.tick.executor import Executor
 from bots.tick.limits import RiskLimits
 from bots.tick.observer import TickMetrics
+from bots.tick.pnl import PnlTracker
+from bots.tick.priceguard import PriceGuard
 from bots.tick.reconcile import Plan, Tolerance, reconcile
-from bots.tick.risk import Conditions, Guarded, guard
+from bots.tick.report import TickReport, observe, pending_report
+from bots.tick.risk import Conditions, Guarded, guard, plan_shortfall
 from bots.tick.snapshot import ChainView, Observation
-from strategies.api import Decision, Snapshot, Strategy
+from strategies.api import Decision, Quote, Snapshot, Strategy, Take
 
 log = structlog.get_logger("otcmm.bot")
 
-
-@dataclass(frozen=True, slots=True)
-class TickReport:
-    tick: int
-    outcome: str  # "quote", "noop", "safety_stop", "no_reference", "strategy_error"
-    plan: Plan
-    execution: Execution
-    stops: dict[str, str]
+__all__ = ["Bot", "TickReport"]
 
 
 class Bot:
@@ -60,6 +61,13 @@ class Bot:
         self.metrics = metrics
         self.clock = clock
         self.ticks = 0
+        self.price_guard = PriceGuard(
+            min_price=limits.min_price,
+            max_price=limits.max_price,
+            max_move_bps=limits.max_price_move_bps,
+            confirmations=limits.price_confirmations,
+        )
+        self.pnl = PnlTracker(limits.max_loss, limits.max_drawdown)
 
     def tick(self) -> TickReport:
         self.ticks += 1
@@ -77,22 +85,34 @@ class Bot:
         return report
 
     def _tick(self, tick: int) -> TickReport:
+        pending = self.executor.settle_held()
+        if pending is not None:
+            return pending_report(tick, pending, self.metrics)
         observation = self.view.read(tick)
-        reading = self._read_feed()
-        conditions = self._conditions(observation, reading)
-        # A stale price is no price: the strategy must not quote around it.
-        price = reading.price if reading is not None and conditions.feed_fresh else None
+        self.executor.check_nonce(observation.nonce)
+        conditions, price = self._conditions(observation, self._read_feed())
         snapshot = observation.with_price(price)
+        pnl = self.pnl.update(snapshot)
         decision, outcome = self._decide(snapshot)
-        guarded = guard(decision, snapshot, self.limits, conditions)
-        plan, takes = self._plan(guarded, snapshot)
+        try:
+            guarded = guard(decision, snapshot, self.limits, conditions)
+            plan, takes = self._plan(guarded, snapshot)
+            execution = self.executor.execute(plan, takes, (*snapshot.bids, *snapshot.asks))
+        except OtcmmError:
+            raise
+        except Exception as exc:  # building or encoding the quotes failed: pull them
+            log.error("quotes could not be built; pulling them", error=f"{type(exc).__name__}")
+            guarded = Guarded(Decision(reason="quote error"), {})
+            plan, takes = Plan(keep=(), cancels=_cancel_all(snapshot), makes=()), ()
+            execution = self.executor.execute(plan, ())
+            outcome = "quote_error"
         if guarded.stops:
             outcome = "safety_stop"
         elif plan.is_empty and not takes and outcome == "quote":
             outcome = "noop"
-        execution = self.executor.execute(plan, takes, (*snapshot.bids, *snapshot.asks))
-        self._observe(snapshot, guarded, plan, execution, outcome)
-        return TickReport(tick, outcome, plan, execution, guarded.stops)
+        report = TickReport(tick, outcome, plan, execution, guarded.stops)
+        observe(report, snapshot, guarded, self.metrics, pnl)
+        return report
 
     def _read_feed(self) -> PriceReading | None:
         try:
@@ -111,78 +131,57 @@ class Bot:
             return decision, "no_reference"
         return decision, "quote"
 
-    def _conditions(self, observation: Observation, reading: PriceReading | None) -> Conditions:
-        fresh = reading is not None and self.clock() - reading.observed_at <= (
-            self.limits.feed_max_age_s
-        )
-        return Conditions(
+    def _conditions(
+        self, observation: Observation, reading: PriceReading | None
+    ) -> tuple[Conditions, Decimal | None]:
+        """The safety-stop facts and the price the strategy may use (None: none).
+
+        A reading is fresh when it is at most `feed_max_age_s` old and at most
+        `max_feed_skew_s` in the future; a fresh one must then pass the price guard.
+        """
+        price: Decimal | None = None
+        stop: tuple[str, str] | None = None
+        fresh = False
+        if reading is not None:
+            age = self.clock() - reading.observed_at
+            fresh = -self.limits.max_feed_skew_s <= age <= self.limits.feed_max_age_s
+        if fresh and reading is not None:
+            check = self.price_guard.check(reading.price)
+            price = check.price
+            if check.stop is not None:
+                stop = (check.stop, check.reason)
+        conditions = Conditions(
             feed_fresh=fresh,
             gas_price_wei=observation.gas_price_wei,
             native_balance_wei=observation.native_balance_wei,
+            price_stop=stop,
         )
+        return conditions, price
 
-    def _plan(self, guarded: Guarded, snapshot: Snapshot) -> tuple[Plan, tuple[Any, ...]]:
+    def _plan(self, guarded: Guarded, snapshot: Snapshot) -> tuple[Plan, tuple[Take, ...]]:
         if not guarded.may_send:
             return Plan(keep=snapshot.own_offers, cancels=(), makes=()), ()
         plan = reconcile(guarded.decision.quotes, snapshot.own_offers, self.tolerance)
         if not guarded.may_add_risk:
             return Plan(keep=plan.keep, cancels=plan.cancels, makes=()), ()
-        return plan, guarded.decision.takes
-
-    def _observe(
-        self,
-        snapshot: Snapshot,
-        guarded: Guarded,
-        plan: Plan,
-        execution: Execution,
-        outcome: str,
-    ) -> None:
-        metrics = self.metrics
-        metrics.decision(outcome)
-        metrics.set_safety_stops({reason: True for reason in guarded.stops})
-        metrics.set_reference_price(snapshot.reference_price)
-        metrics.set_book(**_live_sides(snapshot, plan, execution))
-        self._observe_inventory(snapshot)
-        for reason, why in guarded.stops.items():
-            log.warning("safety stop: no new quotes", stop=reason, reason=why)
-        for note in guarded.notes:
-            log.info("risk limit applied", note=note)
-        for error in execution.errors:
-            log.error("transaction failed", error=error)
-        if execution.sent_anything or outcome != "noop":
-            log.info(
-                "tick",
-                outcome=outcome,
-                reference_price=str(snapshot.reference_price),
-                made=len(execution.made),
-                cancelled=len(execution.cancelled),
-                taken=len(execution.taken),
-                kept=len(plan.keep),
-                reason=guarded.decision.reason,
-            )
-
-    def _observe_inventory(self, snapshot: Snapshot) -> None:
-        holdings = {}
-        for token in (snapshot.base, snapshot.quote):
-            whole = Decimal(snapshot.available(token)).scaleb(-token.decimals)
-            holdings[token.address] = whole
-            self.metrics.set_inventory(token.symbol, whole)
-        if snapshot.reference_price is not None:
-            value = holdings[snapshot.base.address] * snapshot.reference_price
-            self.metrics.set_mark_to_market(value + holdings[snapshot.quote.address])
+        makes = _affordable(plan, snapshot)
+        return dataclasses.replace(plan, makes=makes), guarded.decision.takes
 
 
-def _live_sides(snapshot: Snapshot, plan: Plan, execution: Execution) -> dict[str, int]:
-    """Own offers by side after this tick: the plan's result if the requote went through."""
-    quote_token = snapshot.quote.address
-    applied = len(execution.made) == len(plan.makes) and len(execution.cancelled) == len(
-        plan.cancels
-    )
-    if applied:
-        bids = sum(1 for o in plan.keep if o.pay_token == quote_token)
-        bids += sum(1 for q in plan.makes if q.side == "bid")
-        total = len(plan.keep) + len(plan.makes)
-    else:
-        bids = sum(1 for o in snapshot.own_offers if o.pay_token == quote_token)
-        total = len(snapshot.own_offers)
-    return {"bids": bids, "asks": total - bids}
+def _affordable(plan: Plan, snapshot: Snapshot) -> tuple[Quote, ...]:
+    """The plan's makes, least competitive dropped until the free balance plus what the
+    plan's cancels release pays for them (kept offers keep their escrow)."""
+    makes = list(plan.makes)
+    while makes and plan_shortfall(makes, plan.cancels, snapshot):
+        short = plan_shortfall(makes, plan.cancels, snapshot)
+        worst = max(
+            (q for q in makes if q.pay_token in short),
+            key=lambda q: q.price if q.side == "ask" else -q.price,
+        )
+        makes.remove(worst)
+        log.info("make dropped: the free balance cannot pay for it", side=worst.side)
+    return tuple(makes)
+
+
+def _cancel_all(snapshot: Snapshot) -> tuple[tuple[int, int], ...]:
+    return tuple((offer.id, offer.remaining) for offer in snapshot.own_offers)

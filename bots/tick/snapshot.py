@@ -25,6 +25,7 @@ class Observation:
     snapshot: Snapshot
     gas_price_wei: int
     native_balance_wei: int
+    nonce: int  # transactions the bot's account has mined at the snapshot's block
 
     def with_price(self, price: Decimal | None) -> Snapshot:
         return dataclasses.replace(self.snapshot, reference_price=price)
@@ -52,7 +53,7 @@ class ChainView:
         w3 = self.market.w3
         block = w3.eth.get_block("latest")
         number = int(block["number"])
-        bids, asks, balances, native = self.market.pair_view(
+        bids, asks, balances, native, nonce = self.market.pair_view(
             self.base.address, self.quote.address, self.owner, number
         )
         self.last_book = (bids, asks)
@@ -73,7 +74,7 @@ class ChainView:
             fleet=self.fleet,
             tick=tick,
         )
-        return Observation(snapshot, gas_price, native)
+        return Observation(snapshot, gas_price, native, nonce)
 
     def own_offers_anywhere(self) -> list[LiveOffer]:
         """Every live offer of this account on the market, on any pair (for a full clean-up)."""

@@ -1,0 +1,151 @@
+"""The running bot: ticks on a schedule, health that tells the truth, and a clean shutdown.
+
+Readiness follows the ticks: after `runtime.unready_after_failures` failed ticks in a row the
+bot reports not ready with the last reason, and ready again after the next good tick. A crash
+loop logs one line per tick and the traceback once per distinct failure. Two failures end the
+bot instead: transactions from this account that it did not sign (`ForeignTransactionError`)
+and the kill switch; both pull every quote first, whatever `cancel_on_exit` says.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import FrameType
+
+import structlog
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bots.chain.transactor import Transactor
+from bots.errors import ForeignTransactionError, OtcmmError
+from bots.service.config import BotConfig
+from bots.service.health import HealthServer
+from bots.service.shutdown import cancel_all
+from bots.service.state import KillSwitchFile
+from bots.tick.pnl import KillSwitchTripped
+from bots.tick.runner import Bot
+
+log = structlog.get_logger("otcmm.service")
+
+EXIT_OFFERS_LEFT = 8  # shutdown could not confirm that every own offer is gone
+
+
+@dataclass
+class BotProcess:
+    """A started bot with the handles its shutdown needs."""
+
+    config: BotConfig
+    bot: Bot
+    transactor: Transactor
+    kill_switch: KillSwitchFile
+
+
+class Service:
+    """Runs a bot on an APScheduler interval until a signal or a fatal failure, then shuts down."""
+
+    def __init__(self, process: BotProcess, health: HealthServer | None) -> None:
+        self.process = process
+        self.health = health
+        self.stopping = threading.Event()
+        self.exit_code = 0
+        self.failures = 0
+        self._seen: set[tuple[str, str, int]] = set()
+        interval = process.config.tick_interval_s
+        self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)})
+        self.scheduler.add_job(
+            self._tick,
+            "interval",
+            seconds=interval,
+            max_instances=1,  # never two ticks at once: they would race on the same offers
+            coalesce=True,  # a tick that overran is followed by one tick, not a burst
+            misfire_grace_time=max(1, int(interval * 10)),
+            next_run_time=datetime.now(UTC),
+        )
+
+    def _tick(self) -> None:
+        if self.stopping.is_set():
+            return
+        # Ticks run on the scheduler's thread, which has its own logging context.
+        structlog.contextvars.bind_contextvars(bot=self.process.config.name)
+        self._beat()
+        try:
+            self.process.bot.tick()
+        except (ForeignTransactionError, KillSwitchTripped) as exc:
+            self._fatal(exc)
+        except Exception as exc:  # noqa: BLE001 - a failed tick is reported; the next one tries
+            self._failed(exc)
+        else:
+            self.failures = 0
+            if self.health:
+                self.health.set_ready(True)
+        self._beat()
+
+    def _beat(self) -> None:
+        if self.health:
+            self.health.beat()
+
+    def _failed(self, exc: Exception) -> None:
+        self.failures += 1
+        reason = str(exc) if isinstance(exc, OtcmmError) else f"{type(exc).__name__}: {exc}"
+        signature = _signature(exc)
+        if isinstance(exc, OtcmmError) or signature in self._seen:
+            log.error("tick failed", error=reason, failures_in_a_row=self.failures)
+        else:
+            self._seen.add(signature)
+            log.error("tick crashed", error=reason, failures_in_a_row=self.failures, exc_info=exc)
+        limit = self.process.config.runtime.unready_after_failures
+        if self.health and self.failures >= limit:
+            self.health.set_ready(False, f"{self.failures} ticks failed in a row: {reason}")
+
+    def _fatal(self, exc: OtcmmError) -> None:
+        log.error("stopping the bot", error=str(exc))
+        if isinstance(exc, KillSwitchTripped):
+            self.process.kill_switch.trip(str(exc))
+        else:  # the other sender took our nonces: pull the offers with whatever nonce is free
+            self.process.transactor.relax_nonces()
+        self.exit_code = exc.exit_code
+        if self.health:
+            self.health.set_ready(False, str(exc))
+        self.stopping.set()
+
+    def run(self) -> int:
+        """Block until a stop signal or a fatal failure, then clean up; return the exit code."""
+        self.scheduler.start()
+        while not self.stopping.wait(timeout=0.5):  # short waits keep signal handling prompt
+            pass
+        log.info("stop requested; finishing the current tick")
+        self.scheduler.shutdown(wait=True)
+        if self.health:
+            self.health.set_ready(False, "shutting down")
+        return self._shutdown()
+
+    def request_stop(self, signum: int, _frame: FrameType | None = None) -> None:
+        log.info("signal received", signal=signal.Signals(signum).name)
+        self.stopping.set()
+
+    def _shutdown(self) -> int:
+        config = self.process.config
+        if not config.runtime.cancel_on_exit and self.exit_code == 0:
+            log.info("leaving offers in place (runtime.cancel_on_exit = false)")
+            return 0
+        bot = self.process.bot
+        left = cancel_all(
+            bot.view, bot.executor, self.process.transactor, config.runtime.shutdown_timeout_s
+        )
+        if not left.clean:
+            log.error("shutdown incomplete", offers=left.describe())
+            return self.exit_code or EXIT_OFFERS_LEFT
+        log.info("all own offers cancelled; bye")
+        return self.exit_code
+
+
+def _signature(exc: BaseException) -> tuple[str, str, int]:
+    """The kind of a failure: its type and the innermost line it came from."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return type(exc).__name__, "", 0
+    return type(exc).__name__, frames[-1].filename, frames[-1].lineno or 0

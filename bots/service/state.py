@@ -1,0 +1,118 @@
+"""What a bot keeps on disk besides its journal: a lock per account and the kill switch's state.
+
+**One process per keystore.** Two processes signing for one account (an operator's slip outside
+Kubernetes) double the quotes and then cancel each other's forever. The first to start holds an
+exclusive `flock` on `otcmm-<address>.lock` in the state directory until it exits (the kernel
+drops it even on `kill -9`); a second is refused at start-up with the first one's pid.
+
+**The kill switch stays tripped.** When the loss limit trips, the bot records why in
+`otcmm-<address>.killed` before it pulls its quotes and exits; every later start refuses until
+an operator looks and starts it with `--clear-kill-switch`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bots.errors import ConfigError, OtcmmError
+from bots.tick.pnl import KillSwitchTripped
+
+
+class AccountInUse(OtcmmError):
+    """Another process on this machine already signs for this account (exit 6)."""
+
+    exit_code = 6
+
+
+def state_dir(configured: Path | None, journal: Path | None) -> Path:
+    """Where lock and kill-switch files live: `runtime.state_dir`, else the journal's directory,
+    else `<temp dir>/otcmm` (shared by every process of this machine)."""
+    if configured is not None:
+        return configured
+    if journal is not None:
+        return journal.parent
+    return Path(tempfile.gettempdir()) / "otcmm"
+
+
+def _prepare(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create state directory {directory}: {exc.strerror}") from None
+
+
+class AccountLock:
+    """An exclusive lock on one account for the life of this process."""
+
+    def __init__(self, directory: Path, address: str) -> None:
+        self.path = directory / f"otcmm-{address.lower()}.lock"
+        self.address = address
+        self._fd: int | None = None
+
+    def acquire(self) -> AccountLock:
+        """Take the lock or raise `AccountInUse` naming the holder's pid."""
+        _prepare(self.path.parent)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise ConfigError(f"cannot open lock file {self.path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise AccountInUse(
+                f"another otcmm process (pid {holder}) already runs with account {self.address} "
+                f"(lock {self.path}): one process per keystore"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Let go (closing the file drops the flock); safe to call twice."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+class KillSwitchFile:
+    """The record of a tripped kill switch for one account."""
+
+    def __init__(self, directory: Path, address: str) -> None:
+        self.path = directory / f"otcmm-{address.lower()}.killed"
+
+    def check(self, clear: bool) -> None:
+        """Refuse to start (`KillSwitchTripped`) while tripped, unless `clear` removes it."""
+        if clear:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            return
+        try:
+            record = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError):
+            record = {"reason": "unreadable record", "at": "?"}
+        raise KillSwitchTripped(
+            f"kill switch tripped at {record.get('at', '?')}: {record.get('reason', '?')}; "
+            f"start with --clear-kill-switch once investigated ({self.path})"
+        )
+
+    def trip(self, reason: str) -> None:
+        """Record why the switch tripped (atomically: a crash never leaves half a record)."""
+        _prepare(self.path.parent)
+        record = {"reason": reason, "at": datetime.now(UTC).isoformat(timespec="seconds")}
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".killed.")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(record, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)

@@ -1,0 +1,290 @@
+"""The bot process around the ticks: truthful readiness, crash loops, fatal stops, locks, the
+kill switch record and a shutdown that keeps trying. No chain: the bot and the chain view are
+stand-ins, the health server, logging, lock files and the scheduler-free `Service` are real."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+
+from bots.errors import ChainError, ForeignTransactionError
+from bots.service.config import BotConfig, load_config
+from bots.service.health import HealthServer
+from bots.service.logs import configure_logging
+from bots.service.loop import EXIT_OFFERS_LEFT, BotProcess, Service
+from bots.service.metrics import BotMetrics
+from bots.service.shutdown import cancel_all
+from bots.service.state import AccountInUse, AccountLock, KillSwitchFile, state_dir
+from bots.tick.executor import Execution
+from bots.tick.pnl import KillSwitchTripped
+from strategies.api import LiveOffer
+
+ADDRESS = "0x" + "ab" * 20
+
+
+@pytest.fixture(autouse=True)
+def clean_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def config(tmp_path: Path, **runtime: Any) -> BotConfig:
+    lines = "\n".join(f"{key} = {json.dumps(value)}" for key, value in runtime.items())
+    path = tmp_path / "bot.toml"
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            name = "mm"
+            rpc_url = "http://127.0.0.1:1"
+            market = "{ADDRESS}"
+            base = "0x{"11" * 20}"
+            quote = "0x{"22" * 20}"
+            [keystore]
+            path = "key.json"
+            [strategy]
+            name = "fixed_spread"
+            params = {{ spread_bps = 100, size = 100 }}
+            [feed]
+            kind = "static"
+            price = "100"
+            [runtime]
+            """
+        )
+        + lines,
+        encoding="utf-8",
+    )
+    return load_config(path, secrets_dir=tmp_path)  # no secret files there
+
+
+class FakeView:
+    """Own offers as the chain reports them; `failures` reads raise first (a garbled node)."""
+
+    def __init__(self, offers: list[LiveOffer], failures: list[Exception] | None = None):
+        self.offers = offers
+        self.failures = list(failures or [])
+
+    def own_offers_anywhere(self) -> list[LiveOffer]:
+        if self.failures:
+            raise self.failures.pop(0)
+        return list(self.offers)
+
+
+class FakeExecutor:
+    def __init__(self, view: FakeView, errors: list[str] | None = None) -> None:
+        self.view = view
+        self.errors = list(errors or [])
+        self.calls = 0
+
+    def settle_held(self, wait_s: float = 0.0) -> str | None:
+        return None
+
+    def cancel_all(self, offers: list[LiveOffer]) -> Execution:
+        self.calls += 1
+        if self.errors:
+            return Execution(errors=[self.errors.pop(0)])
+        self.view.offers = [o for o in self.view.offers if o not in offers]
+        return Execution(cancelled=[o.id for o in offers])
+
+
+class FakeBot:
+    """Raises the queued exceptions tick by tick, then ticks fine."""
+
+    def __init__(self, view: FakeView, executor: FakeExecutor, raises: list[Exception]):
+        self.view, self.executor, self.raises = view, executor, list(raises)
+
+    def tick(self) -> None:
+        if self.raises:
+            raise self.raises.pop(0)
+
+
+class FakeTransactor:
+    receipt_timeout_s = 60.0
+    relaxed = False
+
+    def relax_nonces(self) -> None:
+        self.relaxed = True
+
+
+def offer(offer_id: int) -> LiveOffer:
+    return LiveOffer(offer_id, ADDRESS, ADDRESS, ADDRESS, 10, 10, 10, 10)
+
+
+def service(
+    tmp_path: Path, raises: list[Exception], offers: list[LiveOffer] | None = None, **runtime: Any
+) -> tuple[Service, HealthServer]:
+    view = FakeView(offers or [])
+    bot = FakeBot(view, FakeExecutor(view), raises)
+    process = BotProcess(
+        config(tmp_path, **runtime), bot, FakeTransactor(), KillSwitchFile(tmp_path, ADDRESS)
+    )  # type: ignore[arg-type]
+    health = HealthServer(BotMetrics(), port=0)
+    return Service(process, health), health
+
+
+def readiness(health: HealthServer) -> tuple[int, str]:
+    status, _, body = health.respond("/readyz")
+    return status, body.decode()
+
+
+# --- readiness and crash loops --------------------------------------------------------------
+
+
+def test_readiness_goes_false_after_consecutive_failed_ticks_and_back_after_a_good_one(
+    tmp_path: Path,
+) -> None:
+    crash = ValueError("garbage answer")
+    svc, health = service(tmp_path, [crash, crash, crash], unready_after_failures=3)
+    health.set_ready(True)
+
+    svc._tick()
+    svc._tick()
+    assert readiness(health)[0] == 200  # two failures: still within the limit
+    svc._tick()
+    status, reason = readiness(health)
+    assert status == 503 and "3 ticks failed in a row" in reason and "garbage answer" in reason
+
+    svc._tick()
+    assert readiness(health) == (200, "ok")
+
+
+def test_a_crash_loop_logs_one_line_per_tick_and_the_traceback_once(tmp_path: Path) -> None:
+    buf = io.StringIO()
+    configure_logging("json", stream=buf)
+    crashes: list[Exception] = []
+    for _ in range(5):
+        try:
+            {}["missing"]
+        except KeyError as exc:
+            crashes.append(exc)
+    svc, _ = service(tmp_path, crashes)
+
+    for _ in range(5):
+        svc._tick()
+
+    lines = [json.loads(line) for line in buf.getvalue().splitlines()]
+    failed = [line for line in lines if line["event"] in ("tick crashed", "tick failed")]
+    assert len(failed) == 5
+    assert sum("Traceback" in line.get("exception", "") for line in lines) == 1
+    assert [line["failures_in_a_row"] for line in failed] == [1, 2, 3, 4, 5]
+
+
+def test_a_failing_otcmm_error_is_one_line_without_a_traceback(tmp_path: Path) -> None:
+    buf = io.StringIO()
+    configure_logging("json", stream=buf)
+    svc, _ = service(tmp_path, [ChainError("cannot reach RPC at http://node:8545: refused")])
+
+    svc._tick()
+
+    (line,) = [json.loads(raw) for raw in buf.getvalue().splitlines()]
+    assert line["event"] == "tick failed" and "exception" not in line
+
+
+# --- fatal failures -------------------------------------------------------------------------
+
+
+def test_a_foreign_transaction_stops_the_bot_and_pulls_every_offer(tmp_path: Path) -> None:
+    svc, health = service(
+        tmp_path,
+        [ForeignTransactionError("another process or wallet is sending")],
+        offers=[offer(1), offer(2)],
+        cancel_on_exit=False,  # a fatal stop pulls the quotes anyway
+    )
+
+    svc._tick()
+
+    assert svc.stopping.is_set() and readiness(health)[0] == 503
+    assert svc.process.transactor.relaxed  # the cancels must not trip on the rival's nonces
+    assert svc._shutdown() == 6
+    assert svc.process.bot.view.offers == []
+
+
+def test_the_kill_switch_is_recorded_and_refuses_the_next_start(tmp_path: Path) -> None:
+    svc, _ = service(tmp_path, [KillSwitchTripped("kill switch: P&L -150 below -max_loss 100")])
+
+    svc._tick()
+
+    assert svc._shutdown() == 7
+    record = KillSwitchFile(tmp_path, ADDRESS)
+    with pytest.raises(KillSwitchTripped, match="P&L -150 below -max_loss 100"):
+        record.check(clear=False)
+    record.check(clear=True)  # an operator clears it
+    record.check(clear=False)
+
+
+# --- shutdown that keeps trying -------------------------------------------------------------
+
+
+def test_shutdown_retries_malformed_answers_and_racing_fills_until_the_book_is_empty() -> None:
+    view = FakeView(
+        [offer(1), offer(2)],
+        failures=[json.JSONDecodeError("Expecting value", "{trunc", 6), ChainError("reset")],
+    )
+    executor = FakeExecutor(view, errors=["requote: UnexpectedRemaining(id=1, ...)"])
+
+    left = cancel_all(view, executor, FakeTransactor(), 30, sleep=lambda _s: None)  # type: ignore[arg-type]
+
+    assert left.clean and view.offers == [] and executor.calls == 2
+
+
+def test_shutdown_that_cannot_finish_names_the_offers_left(tmp_path: Path) -> None:
+    svc, _ = service(tmp_path, [], offers=[offer(7)], shutdown_timeout_s=0.2)
+    svc.process.bot.executor.errors = ["refused"] * 1000  # type: ignore[attr-defined]
+
+    assert svc._shutdown() == EXIT_OFFERS_LEFT
+
+
+# --- one process per keystore ---------------------------------------------------------------
+
+
+def test_a_second_lock_on_the_same_account_is_refused_with_the_holder_pid(tmp_path: Path) -> None:
+    first = AccountLock(tmp_path, ADDRESS).acquire()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time; from pathlib import Path; from bots.service.state import AccountLock;"
+            f"AccountLock(Path({str(tmp_path / 'other')!r}), {ADDRESS!r}).acquire();"
+            "print('locked', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with pytest.raises(AccountInUse, match=r"pid \d+"):
+            AccountLock(tmp_path, ADDRESS).acquire()
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        with pytest.raises(AccountInUse, match=f"pid {holder.pid}"):
+            AccountLock(tmp_path / "other", ADDRESS).acquire()
+    finally:
+        holder.kill()
+        holder.wait()
+        first.release()
+    AccountLock(tmp_path, ADDRESS).acquire().release()  # free again once released
+    AccountLock(tmp_path / "other", ADDRESS).acquire().release()  # and when the holder died
+
+
+def test_state_lives_with_the_journal_unless_configured(tmp_path: Path) -> None:
+    assert state_dir(tmp_path / "s", tmp_path / "j" / "journal.jsonl") == tmp_path / "s"
+    assert state_dir(None, tmp_path / "j" / "journal.jsonl") == tmp_path / "j"
+    assert state_dir(None, None).name == "otcmm"
+
+
+def test_metrics_listen_on_loopback_unless_configured(tmp_path: Path) -> None:
+    assert config(tmp_path).runtime.metrics_host == "127.0.0.1"
+    with HealthServer(BotMetrics(), port=0) as health:
+        assert health.bound.startswith("127.0.0.1:")
