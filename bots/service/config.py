@@ -48,6 +48,18 @@ class StrategyConfig(_Section):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class RpcConfig(_Section):
+    """How hard the bot tries one JSON-RPC call (see `bots.chain.rpc.RetryingHTTPProvider`):
+    each HTTP attempt waits `timeout_s`; a failure or malformed answer is retried after
+    `backoff_s`, doubling, at most `retries` times; `deadline_s` (optional) bounds one call
+    with all its retries, so a tick never blocks on one call for longer."""
+
+    timeout_s: float = Field(default=10.0, gt=0)
+    retries: int = Field(default=5, ge=0)
+    backoff_s: float = Field(default=0.25, ge=0)
+    deadline_s: float | None = Field(default=None, gt=0)
+
+
 class RuntimeConfig(_Section):
     cancel_on_exit: bool = True
     metrics_host: str = "0.0.0.0"  # noqa: S104  (a container's probe port must be reachable)
@@ -87,6 +99,7 @@ class BotConfig(BaseSettings):
     risk: RiskLimits = RiskLimits()
     reconcile: ReconcileConfig = ReconcileConfig()
     runtime: RuntimeConfig = RuntimeConfig()
+    rpc: RpcConfig = RpcConfig()
 
     @field_validator("market")
     @classmethod

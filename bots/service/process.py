@@ -60,7 +60,14 @@ def unlock_account(config: BotConfig) -> LocalAccount:
 
 def build(config: BotConfig, account: LocalAccount, metrics: BotMetrics) -> BotProcess:
     """Connect, read the pair's tokens and wire the tick's pieces together."""
-    w3 = connect(config.rpc_url)
+    rpc = config.rpc
+    w3 = connect(
+        config.rpc_url,
+        timeout_s=rpc.timeout_s,
+        retries=rpc.retries,
+        backoff_s=rpc.backoff_s,
+        deadline_s=rpc.deadline_s,
+    )
     if isinstance(w3.provider, RetryingHTTPProvider):
         w3.provider.on_request = lambda _method: metrics.rpc_call()
     check_connection(w3, config.chain_id)
