@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, ClassVar
+from types import SimpleNamespace
+from typing import Any, ClassVar, cast
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -25,6 +26,7 @@ from bots.feeds.sources import FallbackFeed, PriceFeed, PriceReading
 from bots.market.client import MAX_UINT, MarketClient
 from bots.market.tokens import load_token
 from bots.service.metrics import BotMetrics
+from bots.service.process import cancel_all
 from bots.tick.executor import Executor
 from bots.tick.limits import RiskLimits
 from bots.tick.reconcile import Tolerance, reconcile
@@ -34,6 +36,7 @@ from strategies.api import NO_REFERENCE, Decision, LiveOffer, Quote, Snapshot, S
 from strategies.fixed_spread import FixedSpread, FixedSpreadParams
 from strategies.money import offer_price
 from tests.chainfixtures import TwoAssetMarket, World, rolled_back, two_asset_market
+from tests.faultproxy import FaultPlan, FaultProxy
 
 pytestmark = pytest.mark.chain
 
@@ -161,11 +164,13 @@ def make_rig(
     limits: RiskLimits | None = None,
     *,
     raw_feed: bool = False,
+    rpc_url: str | None = None,
 ) -> Rig:
-    """Wire a bot the way `bots.service.process.build` does, with the test's feed and clock."""
+    """Wire a bot the way `bots.service.process.build` does, with the test's feed and clock
+    (and node: `rpc_url`, by default the session's anvil)."""
     limits = limits or RiskLimits()
     metrics = BotMetrics()
-    w3 = connect(book.world.chain.url)
+    w3 = connect(rpc_url or book.world.chain.url)
     assert isinstance(w3.provider, RetryingHTTPProvider)
     w3.provider.on_request = lambda _method: metrics.rpc_call()
     account = book.world.accounts[who]
@@ -481,3 +486,23 @@ def test_metrics_count_ticks_and_live_offers_per_side(book: TwoAssetMarket) -> N
     assert values["otcmm_ticks_total", frozenset()] == 3
     assert values["otcmm_live_offers", frozenset({("side", "bid")})] == 0
     assert values["otcmm_safety_stop", frozenset({("reason", "stale_feed")})] == 1
+
+
+# --- shutdown -------------------------------------------------------------------------------
+
+
+def test_shutdown_cancel_all_outlasts_a_node_broken_for_a_whole_retry_budget(
+    book: TwoAssetMarket, fault_proxy: FaultProxy
+) -> None:
+    rig = make_rig(book, rpc_url=fault_proxy.url)
+    provider = rig.bot.view.market.w3.provider
+    assert isinstance(provider, RetryingHTTPProvider)
+    provider.backoff_s = 0.001
+    rig.tick()
+    assert len(rig.own()) == 4
+    fault_proxy.configure(FaultPlan.every("garbage", provider.retries + 1))
+
+    left = cancel_all(cast(Any, SimpleNamespace(bot=rig.bot)), timeout_s=30)
+
+    assert left == 0 and rig.own() == []
+    assert fault_proxy.injected == {"garbage": provider.retries + 1}  # one call ran out

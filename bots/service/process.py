@@ -24,7 +24,7 @@ from web3 import Web3
 
 from bots.chain.journal import TxJournal
 from bots.chain.keystore import read_password, unlock
-from bots.chain.rpc import RetryingHTTPProvider, check_connection, connect
+from bots.chain.rpc import RetryingHTTPProvider, RpcUnreachable, check_connection, connect
 from bots.chain.transactor import Transactor, TxEvent
 from bots.errors import ChainError, OtcmmError
 from bots.feeds.sources import FallbackFeed, PriceFeed
@@ -41,6 +41,7 @@ from bots.tick.snapshot import ChainView
 from strategies.api import LiveOffer
 
 log = structlog.get_logger("otcmm.service")
+UNREACHABLE_PAUSE_S = 1.0  # between shutdown clean-up passes while the node is unreachable
 
 
 @dataclass
@@ -226,14 +227,25 @@ class Service:
 
 
 def cancel_all(process: BotProcess, timeout_s: float) -> int:
-    """Cancel every own offer on the market and confirm none is left; return how many are."""
+    """Cancel every own offer on the market and confirm none is left; return how many are.
+
+    A node that stays broken through a whole retry budget (`RpcUnreachable`) costs a pause
+    and another pass while `timeout_s` lasts; after that the error propagates.
+    """
     view, executor = process.bot.view, process.bot.executor
     deadline = time.monotonic() + timeout_s
     while True:
-        offers = view.own_offers_anywhere()
-        if not offers or time.monotonic() > deadline:
-            return len(offers)
-        result = executor.cancel_all(offers)
+        try:
+            offers = view.own_offers_anywhere()
+            if not offers or time.monotonic() > deadline:
+                return len(offers)
+            result = executor.cancel_all(offers)
+        except RpcUnreachable as exc:
+            if time.monotonic() + UNREACHABLE_PAUSE_S > deadline:
+                raise
+            log.warning("node unreachable while cancelling; trying again", error=str(exc))
+            time.sleep(UNREACHABLE_PAUSE_S)
+            continue
         for error in result.errors:  # a fill raced the cancel: re-read and try again
             log.warning("cancel failed; retrying", error=error)
         log.info("cancelled own offers", count=len(result.cancelled))
