@@ -12,6 +12,7 @@ from bots.devtools.chainconfig import devchain_params
 from bots.devtools.devchain import DevChainParams
 from bots.devtools.network import load_network
 from tests.chainfixtures import NAMES, World, rolled_back, start_world
+from tests.faultproxy import FaultProxy
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +41,11 @@ def book(fresh_book: Any, world: World) -> Any:
     Modules that want it define a module-scoped `fresh_book` fixture.
     """
     return fresh_book
+
+
+@pytest.fixture
+def fault_proxy(world: World) -> Iterator[FaultProxy]:
+    """A `FaultProxy` in front of the session's anvil, healthy until the test gives it a plan
+    (`fault_proxy.configure(FaultPlan.every("garbage", 3))`); stopped after the test."""
+    with FaultProxy(world.chain.url) as proxy:
+        yield proxy

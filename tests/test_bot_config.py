@@ -79,6 +79,23 @@ def test_a_good_file_loads_with_typed_values_and_relative_paths_rebased(tmp_path
     assert config.build_strategy().name == "fixed_spread"
 
 
+def test_rpc_settings_default_to_the_clients_and_can_be_tuned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    default = load_config(write(tmp_path, GOOD)).rpc
+    assert (default.timeout_s, default.retries, default.backoff_s, default.deadline_s) == (
+        10.0,
+        5,
+        0.25,
+        None,
+    )
+    with pytest.raises(ConfigError, match="rpc.retries: Input should be greater than or equal"):
+        load_config(write(tmp_path, GOOD + "\n[rpc]\nretries = -1\n"))
+    monkeypatch.setenv("OTCMM_RPC__RETRIES", "8")
+    tuned = load_config(write(tmp_path, GOOD + "\n[rpc]\ntimeout_s = 2\ndeadline_s = 15\n")).rpc
+    assert (tuned.timeout_s, tuned.retries, tuned.deadline_s) == (2.0, 8, 15.0)
+
+
 def test_environment_overrides_the_file_including_nested_keys(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

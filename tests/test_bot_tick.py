@@ -13,10 +13,13 @@ from decimal import Decimal
 
 import pytest
 
+from bots.chain.rpc import RetryingHTTPProvider
 from bots.market.client import MAX_UINT
+from bots.service.shutdown import cancel_all
 from bots.tick.limits import RiskLimits
 from bots.tick.reconcile import reconcile
 from tests.chainfixtures import TwoAssetMarket, World, rolled_back, two_asset_market
+from tests.faultproxy import FaultPlan, FaultProxy
 from tests.tickrig import (
     BND,
     FUNDS,
@@ -310,3 +313,23 @@ def test_metrics_count_ticks_and_live_offers_per_side(book: TwoAssetMarket) -> N
     assert values["otcmm_ticks_total", frozenset()] == 3
     assert values["otcmm_live_offers", frozenset({("side", "bid")})] == 0
     assert values["otcmm_safety_stop", frozenset({("reason", "stale_feed")})] == 1
+
+
+# --- shutdown -------------------------------------------------------------------------------
+
+
+def test_shutdown_cancel_all_outlasts_a_node_broken_for_a_whole_retry_budget(
+    book: TwoAssetMarket, fault_proxy: FaultProxy
+) -> None:
+    rig = make_rig(book, rpc_url=fault_proxy.url)
+    provider = rig.bot.view.market.w3.provider
+    assert isinstance(provider, RetryingHTTPProvider)
+    provider.backoff_s = 0.001
+    rig.tick()
+    assert len(rig.own()) == 4
+    fault_proxy.configure(FaultPlan.every("garbage", provider.retries + 1))
+
+    left = cancel_all(rig.bot.view, rig.bot.executor, rig.bot.executor.market.transactor, 30)
+
+    assert left.clean and rig.own() == []
+    assert fault_proxy.injected == {"garbage": provider.retries + 1}  # one call ran out

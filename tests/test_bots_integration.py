@@ -8,6 +8,7 @@ and talking to anvil over JSON-RPC, exactly as two containers would.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from bots.devtools.devchain import DevChainParams
 from tests.botharness import BotProcess, BotWorld, start_bot_world
+from tests.faultproxy import FaultPlan, FaultProxy
 
 pytestmark = pytest.mark.chain
 
@@ -137,3 +139,40 @@ def test_a_bot_with_a_wrong_password_exits_2_without_a_traceback(
     assert code == 2
     assert "Traceback" not in "\n".join(bot.raw)
     assert any("wrong password for keystore" in line for line in bot.raw)
+
+
+def test_a_bot_behind_a_proxy_breaking_a_fifth_of_its_answers_quotes_and_cancels_cleanly(
+    bot_world: BotWorld,
+) -> None:
+    """What happened before answers were checked: with a proxy truncating or garbling ~20% of
+    the node's answers, the bot died at start-up, or its SIGTERM cancel-all crashed with a
+    JSONDecodeError traceback and exit 1, leaving every offer live."""
+    w = bot_world
+    config = w.new_bot(
+        "flaky",
+        MAKER,
+        base=1_000 * BASE_UNITS,
+        quote=100_000 * BASE_UNITS,
+        extra="\n[rpc]\nretries = 8\nbackoff_s = 0.01\n",  # 0.2**9: no call runs out
+    )
+    with FaultProxy(w.chain.url, FaultPlan.mixed(0.2, seed=11)) as proxy:
+        text = config.read_text(encoding="utf-8")
+        text = text.replace(f'rpc_url = "{w.chain.url}"', f'rpc_url = "{proxy.url}"')
+        config.write_text(text, encoding="utf-8")
+        bot = w.start(config)
+        bot.wait_for(lambda line: ticked(line, made=4))
+        # Quiet ticks log nothing; each sends two requests. Let twenty or so go through faults.
+        seen = proxy.http_requests
+        deadline = time.monotonic() + 60
+        while proxy.http_requests < seen + 40:
+            assert time.monotonic() < deadline and bot.process.poll() is None, bot.tail()
+            time.sleep(0.05)
+        code = bot.terminate()
+        counts = proxy.counts()
+
+    assert code == 0, bot.tail()
+    assert own(w, bot) == []
+    assert bot.events("all own offers cancelled; bye")
+    assert not bot.events("tick failed") and not bot.events("tick crashed")
+    assert "Traceback" not in "\n".join(bot.raw)
+    assert sum(counts["injected"].values()) >= 5, counts

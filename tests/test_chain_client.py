@@ -32,7 +32,7 @@ from bots.chain.rpc import (
 from bots.chain.transactor import GasPriceCapExceeded, Transactor, TxEvent, current_fees
 from bots.chain.txpool import classify_send_error
 from bots.devtools.devchain import DevChain, DevChainParams, dev_accounts
-from bots.errors import ChainError, ConfigError, TxError
+from bots.errors import ChainError, ConfigError, TxError, TxPending
 from tests.chainfixtures import World
 
 # ---------------------------------------------------------------- refusals, per client wording
@@ -705,3 +705,22 @@ def test_nonce_too_low_waits_for_a_transaction_between_pool_and_block(
 
     answers.extend([TransactionNotFound("gone")] * txpool.KNOWN_CHECKS)
     assert txpool.send_raw(fake, b"\x01", "0x1")[0] == "nonce_too_low"  # type: ignore[arg-type]
+
+
+def test_a_transaction_not_mined_within_the_tick_budget_is_held(manual: World) -> None:
+    w3 = connect(manual.chain.url)
+    sender = Transactor(w3, manual.accounts["alice"])
+    provider = w3.provider
+    assert isinstance(provider, RetryingHTTPProvider)
+    before = manual.w3.eth.get_transaction_count(manual.addr("alice"))
+
+    with provider.budget(1.0), pytest.raises(TxPending, match="not mined within"):
+        sender.send_value(manual.addr("bob"), 1)
+    with pytest.raises(TxPending, match="still pending"):
+        sender.send_value(manual.addr("bob"), 2)  # nothing new while one is held
+
+    manual.chain.rpc("evm_mine")
+    receipt = sender.settle_held(wait_s=5)
+    assert receipt is not None and receipt["status"] == 1
+    assert manual.w3.eth.get_transaction_count(manual.addr("alice")) == before + 1
+    assert sender.held is None

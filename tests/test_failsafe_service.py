@@ -12,6 +12,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -115,6 +116,7 @@ class FakeBot:
 class FakeTransactor:
     receipt_timeout_s = 60.0
     relaxed = False
+    w3 = SimpleNamespace(provider=None)  # not a RetryingHTTPProvider: no tick budget
 
     def relax_nonces(self) -> None:
         self.relaxed = True

@@ -14,6 +14,7 @@ from typing import ClassVar
 import pytest
 from pydantic import BaseModel
 
+from bots.chain.rpc import RetryingHTTPProvider, RpcUnreachable
 from bots.chain.transactor import Transactor
 from bots.errors import ForeignTransactionError
 from bots.market.client import MAX_UINT
@@ -24,6 +25,7 @@ from bots.tick.pnl import KillSwitchTripped
 from strategies.api import NO_REFERENCE, Decision, Quote, Snapshot, Strategy
 from strategies.money import offer_price
 from tests.chainfixtures import TwoAssetMarket, World, rolled_back, two_asset_market
+from tests.faultproxy import FaultPlan, FaultProxy
 from tests.tickrig import FUNDS, GWEI, SIZE, Rig, make_rig, set_base_fee, take
 
 pytestmark = pytest.mark.chain
@@ -287,3 +289,25 @@ def test_the_kill_switch_trips_when_the_loss_passes_the_limit(book: TwoAssetMark
     rig.move("70")  # 5 x (70 - 99.5) = -147.5
     with pytest.raises(KillSwitchTripped, match="below -max_loss 100"):
         rig.tick()
+
+
+# --- a slow node ----------------------------------------------------------------------------
+
+
+def test_a_slow_node_costs_the_tick_its_budget_not_more(
+    book: TwoAssetMarket, fault_proxy: FaultProxy
+) -> None:
+    """Every answer comes 2 s late; a tick with a 0.5 s budget gives up inside that budget
+    (it does not wait out the 10 s per-request timeout and five retries)."""
+    rig = make_rig(book, rpc_url=fault_proxy.url)
+    provider = rig.bot.view.market.w3.provider
+    assert isinstance(provider, RetryingHTTPProvider) and provider.timeout_s == 10
+    fault_proxy.configure(FaultPlan(rates={"delay": 1.0}, delay_s=2.0))
+    before = sum(fault_proxy.received.values())
+
+    with provider.budget(0.5), pytest.raises(RpcUnreachable) as raised:
+        rig.tick()
+
+    assert "no answer within 0.5s" in str(raised.value)
+    assert "no retry fits in the tick's time budget" in str(raised.value)
+    assert sum(fault_proxy.received.values()) == before + 1  # one attempt, not six

@@ -147,11 +147,13 @@ def make_rig(
     limits: RiskLimits | None = None,
     *,
     raw_feed: bool = False,
+    rpc_url: str | None = None,
 ) -> Rig:
-    """Wire a bot the way `bots.service.process.build` does, with the test's feed and clock."""
+    """Wire a bot the way `bots.service.process.build` does, with the test's feed and clock
+    (and node: `rpc_url`, by default the session's anvil)."""
     limits = limits or RiskLimits()
     metrics = BotMetrics()
-    w3 = connect(book.world.chain.url)
+    w3 = connect(rpc_url or book.world.chain.url)
     assert isinstance(w3.provider, RetryingHTTPProvider)
     w3.provider.on_request = lambda _method: metrics.rpc_call()
     account = book.world.accounts[who]

@@ -1,4 +1,5 @@
-"""One transaction of ours on its way to a block: its signed versions and how it is chased.
+"""One transaction of ours on its way to a block: its signed versions, how it is chased, and
+the events (`TxEvent`) a sender reports along the way.
 
 While waiting for a receipt the sender keeps the transaction alive: it re-signs a stuck one with
 bumped fees (`Fees.bumped`, never above the operator's cap) and rebroadcasts it when the node no
@@ -10,11 +11,34 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from bots.chain.fees import Fees
 
 REBROADCAST_CHECK_S = 2.0  # how often a waiting sender asks whether the node still knows the tx
+
+
+TxEventKind = Literal["signed", "sent", "mined", "failed", "replaced", "rebroadcast"]
+
+
+@dataclass(frozen=True)
+class TxEvent:
+    """One step in a transaction's life, for metrics and a crash-recovery journal.
+
+    "signed" comes just before the raw transaction leaves the process, so a journal that
+    records it cannot miss one the node may already hold. "signed", "sent" and "replaced"
+    carry the signed `raw_tx` (a journal can rebroadcast it after a restart); "mined" and
+    "failed" (reverted on chain) carry `gas_used`. A node's refusal is "failed" without gas.
+    "rebroadcast": the node had forgotten a pending transaction and got it again.
+    A transaction still pending when a wait ends emits nothing: it is held and may still mine.
+    """
+
+    kind: TxEventKind
+    label: str
+    tx_hash: str
+    nonce: int
+    gas_used: int | None = None
+    raw_tx: bytes | None = None
 
 
 @dataclass

@@ -1,10 +1,11 @@
-"""Connecting to a node: transport retries with backoff, one-line errors, no secrets in them.
+"""Connecting to a node: retries with backoff, checked answers, one-line errors without secrets.
 
-A bot runs for days against a node behind proxies; a dropped connection, a timeout or a 502 must
-cost a retry, not the process. Every JSON-RPC method otcmm calls is safe to repeat: reads are
-reads, and re-sending the same signed raw transaction only yields "already known" (or "nonce too
-low" once it is mined), which the nonce manager in `bots.chain.transactor` recognises as our own
-transaction. Node-side signing (`eth_sendTransaction`) is never used: keys stay in the process.
+A bot runs for days against a node behind proxies; a dropped connection, a timeout, a 502 or a
+body a proxy cut short must cost a retry, not the process. Every JSON-RPC method otcmm calls is
+safe to repeat: reads are reads, and re-sending the same signed raw transaction only yields
+"already known" (or "nonce too low" once it is mined), which the nonce manager in
+`bots.chain.txpool` recognises as our own transaction. Node-side signing
+(`eth_sendTransaction`) is never used: keys stay in the process.
 
 web3's own `ExceptionRetryConfiguration` is switched off because it does not fit: by default it
 catches the builtin `ConnectionError`, which `requests`' connection errors do not subclass (so
@@ -14,18 +15,22 @@ retried as if it were a 503). Its method allowlist does include `eth_sendRawTran
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import requests
+from eth_typing import URI
 from web3 import Web3
 from web3.exceptions import Web3Exception, Web3RPCError
 from web3.providers.rpc import HTTPProvider
 from web3.types import RPCEndpoint, RPCResponse
 
 from bots.chain.redact import redact_url
+from bots.chain.rpcanswer import BadAnswer, parse_batch, parse_single, request_ids
 from bots.errors import ChainError, ConfigError
 
 _T = TypeVar("_T")
@@ -54,6 +59,8 @@ def describe_transport_error(exc: requests.RequestException, timeout_s: float | 
         return "no answer in time" if timeout_s is None else f"no answer within {timeout_s:g}s"
     if isinstance(exc, requests.exceptions.SSLError):
         return "TLS handshake failed"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "connection closed in the middle of the answer"
     text = str(exc).lower()
     for needle, reason in _CONNECTION_FAILURES:
         if needle in text:
@@ -62,12 +69,16 @@ def describe_transport_error(exc: requests.RequestException, timeout_s: float | 
 
 
 def is_transient(exc: requests.RequestException) -> bool:
-    """Worth another try: the connection failed or timed out, or the node said 429 or 5xx."""
+    """Worth another try: the connection failed, broke mid-answer or timed out, or the node
+    said 429 or 5xx."""
     if isinstance(exc, requests.HTTPError):
         return exc.response is None or exc.response.status_code in RETRY_STATUSES
     if isinstance(exc, requests.exceptions.SSLError):
         return False  # a certificate does not fix itself
-    return isinstance(exc, requests.ConnectionError | requests.Timeout)
+    transient = (
+        requests.ConnectionError | requests.Timeout | requests.exceptions.ChunkedEncodingError
+    )
+    return isinstance(exc, transient)
 
 
 def rpc_error_message(exc: Web3RPCError) -> str:
@@ -90,11 +101,31 @@ class RpcUnreachable(ChainError, OSError):
 
 
 class RetryingHTTPProvider(HTTPProvider):
-    """An HTTP provider that retries transport failures with exponential backoff.
+    """An HTTP provider that checks every answer and retries failures with backoff.
 
-    Waits `backoff_s`, then twice that, and so on, for at most `retries` retries; then raises
-    `RpcUnreachable("cannot reach RPC at <url>: <reason>")`. JSON-RPC error replies (a revert,
-    a refused transaction) are answers, not transport failures, and are never retried here.
+    Every HTTP exchange is one POST of the bytes web3 encoded. What counts as a failure:
+    - transport: connection refused, reset or closed without an answer, a body cut off
+      mid-way, a timeout (`timeout_s` per attempt), HTTP 429 or 5xx;
+    - a malformed answer (`bots.chain.rpcanswer`): a body that is not JSON or is truncated, an
+      answer without `"jsonrpc": "2.0"`, without exactly one of result / error, or for another
+      request id; a batch answer without exactly one answer per request id (any order is fine:
+      answers are put back in request order, not retried).
+    A failure is retried with the same bytes (same ids) after `backoff_s`, then twice that, and
+    so on, at most `retries` times, and, with `deadline_s`, only while the retry could still
+    finish (backoff plus `timeout_s`) within `deadline_s` of the call's start, so one call
+    never blocks much longer than that. Within `budget(seconds)` every call of this thread,
+    retries included, also ends by the budget's end (a bot tick). Then `RpcUnreachable` says
+    in one line what was
+    wrong last, with the URL redacted: "cannot reach RPC at <url>: <reason>" or "bad answer
+    from RPC at <url> to <method>: <reason>". Other HTTP errors (401, 404) and TLS failures
+    are not retried. JSON-RPC error replies (a revert, a refused transaction) are answers and
+    go to web3, which raises them.
+
+    Why retrying is safe: reads are reads, and `eth_estimateGas` too. A lost answer to
+    `eth_sendRawTransaction` may hide that the node took the transaction; sending the same
+    signed bytes again yields its hash, "already known", or "nonce too low" once mined, which
+    the nonce manager (`bots.chain.txpool.send_raw`) recognises as our own transaction: it is
+    never signed again with another nonce, so it cannot execute twice.
     """
 
     def __init__(
@@ -104,16 +135,25 @@ class RetryingHTTPProvider(HTTPProvider):
         timeout_s: float = 10.0,
         retries: int = 5,
         backoff_s: float = 0.25,
+        deadline_s: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        deadline_bad = deadline_s is not None and deadline_s <= 0
+        if timeout_s <= 0 or retries < 0 or backoff_s < 0 or deadline_bad:
+            raise ConfigError("RPC timeout and deadline must be > 0, retries and backoff >= 0")
         super().__init__(
             rpc_url, request_kwargs={"timeout": timeout_s}, exception_retry_configuration=None
         )
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
+        self.deadline_s = deadline_s
         self.redacted_url = redact_url(rpc_url)
+        self._uri = URI(rpc_url)
         self._sleep = sleep
+        self._clock = clock
+        self._budget = threading.local()  # .until: monotonic end of the current budget
         self.on_request: Callable[[str], None] | None = None  # e.g. a metrics counter
         # The chain id never changes under a node; web3 asks for it before every eth_call.
         self.cache_allowed_requests = True
@@ -124,53 +164,117 @@ class RetryingHTTPProvider(HTTPProvider):
     def __str__(self) -> str:
         return f"RPC connection {self.redacted_url}"
 
-    def _make_request(self, method: RPCEndpoint, request_data: bytes) -> bytes:
-        """Counted here, below web3's cache: only requests that reach the node count."""
-        if self.on_request is not None:
-            self.on_request(method)
-        return super()._make_request(method, request_data)
+    @contextmanager
+    def budget(self, seconds: float) -> Iterator[None]:
+        """Every call this thread makes inside ends within `seconds` from now, retries included:
+        a bot tick's bound. A call made after the budget is spent fails at once."""
+        self._budget.until = self._clock() + seconds
+        try:
+            yield
+        finally:
+            self._budget.until = None
 
-    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
-        return self._retrying(
-            lambda: super(RetryingHTTPProvider, self).make_request(method, params)
-        )
+    def budget_left(self) -> float | None:
+        """Seconds left of the current thread's budget (None: no budget)."""
+        until: float | None = getattr(self._budget, "until", None)
+        return None if until is None else until - self._clock()
+
+    def _make_request(self, method: RPCEndpoint, request_data: bytes) -> bytes:
+        """Below web3's `make_request` (its cache, encoding and decoding): the bytes of one
+        checked answer. web3 decodes them again; single answers are small."""
+        (request_id,) = request_ids(request_data)
+
+        def check(raw: bytes) -> bytes:
+            parse_single(raw, request_id)
+            return raw
+
+        return self._exchange(method, request_data, check)
 
     def make_batch_request(
         self, batch_requests: list[tuple[RPCEndpoint, Any]]
     ) -> list[RPCResponse] | RPCResponse:
-        """Several reads in one HTTP round trip (a bot's snapshot); retried like one request."""
-        if self.on_request is not None:
-            self.on_request("batch:" + ",".join(method for method, _ in batch_requests))
+        """Several reads in one HTTP round trip (a bot's snapshot); answers in request order."""
+        request_data = self.encode_batch_rpc_request(batch_requests)
+        ids = request_ids(request_data)
+        label = "batch:" + ",".join(method for method, _ in batch_requests)
 
-        def once() -> list[RPCResponse] | RPCResponse:
-            return HTTPProvider.make_batch_request(self, batch_requests)
+        def check(raw: bytes) -> list[RPCResponse]:
+            return cast(list[RPCResponse], parse_batch(raw, ids))
 
-        return self._retrying(once)
+        return self._exchange(label, request_data, check, what=f"a batch of {len(ids)}")
 
-    def _retrying(self, attempt_once: Callable[[], _T]) -> _T:
+    def _end(self) -> tuple[float, float | None, str]:
+        """Now, when the call must be over (monotonic; None: no bound) and what sets that."""
+        started = self._clock()
+        end, bound = None, ""
+        if self.deadline_s is not None:
+            end, bound = started + self.deadline_s, f"the {self.deadline_s:g}s deadline"
+        until: float | None = getattr(self._budget, "until", None)
+        if until is not None and (end is None or until < end):
+            end, bound = until, "the tick's time budget"
+        return started, end, bound
+
+    def _exchange(
+        self, label: str, request_data: bytes, check: Callable[[bytes], _T], what: str = ""
+    ) -> _T:
+        """POST `request_data` until `check` accepts an answer; see the class docstring.
+
+        `label` names the request for `on_request` (the method, or "batch:" and the methods),
+        `what` in error messages (default: `label`).
+        """
+        now, end, bound = self._end()
         for attempt in range(self.retries + 1):
+            timeout = self.timeout_s if end is None else round(min(self.timeout_s, end - now), 3)
+            if timeout <= 0:
+                raise RpcUnreachable(
+                    f"cannot reach RPC at {self.redacted_url}: the tick's time budget is spent"
+                )
+            if self.on_request is not None:
+                self.on_request(label)  # counted per attempt: what reaches the node
             try:
-                return attempt_once()
+                raw = self._request_session_manager.make_post_request(
+                    self._uri,
+                    request_data,
+                    **{**self.get_request_kwargs(), "timeout": timeout},
+                )
+                return check(raw)
             except requests.RequestException as exc:
-                if attempt == self.retries or not is_transient(exc):
-                    reason = describe_transport_error(exc, self.timeout_s)
-                    message = f"cannot reach RPC at {self.redacted_url}: {reason}"
-                    raise RpcUnreachable(message) from None
-            self._sleep(self.backoff_s * 2**attempt)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+                failure = f"cannot reach RPC at {self.redacted_url}: "
+                failure += describe_transport_error(exc, timeout)
+                if not is_transient(exc):
+                    raise RpcUnreachable(failure) from None
+            except BadAnswer as exc:
+                failure = f"bad answer from RPC at {self.redacted_url} to {what or label}: {exc}"
+            pause = self.backoff_s * 2**attempt
+            if attempt == self.retries:
+                break
+            if end is not None and self._clock() + pause + self.timeout_s > end:
+                failure += f" (no retry fits in {bound})"
+                break
+            self._sleep(pause)
+            now = self._clock()
+        raise RpcUnreachable(failure)
 
 
 def connect(
-    rpc_url: str, *, timeout_s: float = 10.0, retries: int = 5, backoff_s: float = 0.25
+    rpc_url: str,
+    *,
+    timeout_s: float = 10.0,
+    retries: int = 5,
+    backoff_s: float = 0.25,
+    deadline_s: float | None = None,
 ) -> Web3:
-    """A Web3 on `rpc_url` (http or https) whose transport failures are retried with backoff.
+    """A Web3 on `rpc_url` (http or https) whose answers are checked and failures retried.
 
-    Does not contact the node; call `check_connection` for that.
+    `timeout_s` bounds each HTTP attempt, `retries` and `backoff_s` set the retry budget, and
+    `deadline_s` (optional) bounds one call with all its retries: see `RetryingHTTPProvider`.
+    Does not contact the node; call `check_connection` for that. Raises `ConfigError` for a
+    URL that is not http(s) or settings out of range.
     """
     if urlsplit(rpc_url).scheme not in ("http", "https"):
         raise ConfigError(f"RPC URL must start with http:// or https://: {redact_url(rpc_url)}")
     provider = RetryingHTTPProvider(
-        rpc_url, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s
+        rpc_url, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, deadline_s=deadline_s
     )
     return Web3(provider)
 
@@ -195,3 +299,20 @@ def check_connection(w3: Web3, expected_chain_id: int | None) -> int:
 def _provider_url(w3: Web3) -> str:
     uri = getattr(w3.provider, "endpoint_uri", None)
     return redact_url(str(uri)) if uri else "the configured node"
+
+
+def budget_left(w3: Web3) -> float | None:
+    """Seconds left of the calling thread's RPC budget on `w3` (None: none, or another provider)."""
+    provider = w3.provider
+    return provider.budget_left() if isinstance(provider, RetryingHTTPProvider) else None
+
+
+@contextmanager
+def tick_budget(w3: Web3, seconds: float) -> Iterator[None]:
+    """`RetryingHTTPProvider.budget` for `w3`'s provider; no bound for other providers."""
+    provider = w3.provider
+    if not isinstance(provider, RetryingHTTPProvider):
+        yield
+        return
+    with provider.budget(seconds):
+        yield

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 from eth_account import Account
 from eth_account.datastructures import SignedTransaction
@@ -31,8 +30,9 @@ from web3.types import TxParams, TxReceipt
 
 from bots.artifacts import Artifact
 from bots.chain.fees import Fees, GasPriceCapExceeded, bump_within_cap, check_cap, current_fees
-from bots.chain.inflight import InFlight
+from bots.chain.inflight import InFlight, TxEvent, TxEventKind
 from bots.chain.revert import decode_revert, replay_reason, revert_data
+from bots.chain.rpc import budget_left
 from bots.chain.txpool import SendResult, first_receipt, is_known, pending_count, send_raw
 from bots.errors import ForeignTransactionError, TxError, TxPending
 
@@ -42,28 +42,6 @@ GAS_MARGIN_NUM, GAS_MARGIN_DEN = 5, 4  # estimate * 1.25: state can move before 
 MAX_SEND_ATTEMPTS = 3  # signatures per send when the pool says the nonce is taken
 RECEIPT_POLL_S = 0.05
 IDLE_POLL_S = 0.2
-
-TxEventKind = Literal["signed", "sent", "mined", "failed", "replaced", "rebroadcast"]
-
-
-@dataclass(frozen=True)
-class TxEvent:
-    """One step in a transaction's life, for metrics and a crash-recovery journal.
-
-    "signed" comes just before the raw transaction leaves the process, so a journal that
-    records it cannot miss one the node may already hold. "signed", "sent" and "replaced"
-    carry the signed `raw_tx` (a journal can rebroadcast it after a restart); "mined" and
-    "failed" (reverted on chain) carry `gas_used`. A node's refusal is "failed" without gas.
-    "rebroadcast": the node had forgotten a pending transaction and got it again.
-    A transaction still pending when a wait ends emits nothing: it is held and may still mine.
-    """
-
-    kind: TxEventKind
-    label: str
-    tx_hash: str
-    nonce: int
-    gas_used: int | None = None
-    raw_tx: bytes | None = None
 
 
 class Transactor:
@@ -214,8 +192,12 @@ class Transactor:
             )
         prepared = self._prepare(tx, label)
         flight = self._submit(prepared, label)
-        wait = self.receipt_timeout_s if wait_s is None else wait_s
-        receipt = self._chase(flight, time.monotonic() + wait)
+        wait = self._wait(self.receipt_timeout_s if wait_s is None else wait_s)
+        try:
+            receipt = self._chase(flight, time.monotonic() + wait)
+        except Exception:
+            self._held = flight  # sent: whatever went wrong while waiting, it may still mine
+            raise
         if receipt is None:
             self._held = flight
             raise TxPending(
@@ -237,7 +219,7 @@ class Transactor:
         flight = self._held
         if flight is None:
             return None
-        receipt = self._chase(flight, time.monotonic() + wait_s)
+        receipt = self._chase(flight, time.monotonic() + self._wait(wait_s))
         if receipt is None:
             raise TxPending(
                 f"{flight.label} (nonce {flight.nonce}) still pending", flight.latest_hash
@@ -248,6 +230,11 @@ class Transactor:
         except TxError:
             pass  # reported through on_event ("failed"); the next read of the chain shows it
         return receipt
+
+    def _wait(self, wait_s: float) -> float:
+        """`wait_s`, cut to what is left of the caller's RPC time budget (a bot tick's)."""
+        left = budget_left(self.w3)
+        return wait_s if left is None else max(0.0, min(wait_s, left - RECEIPT_POLL_S))
 
     def _prepare(self, tx: TxParams | Mapping[str, Any], label: str) -> dict[str, Any]:
         prepared = {key: value for key, value in tx.items() if key != "nonce"}

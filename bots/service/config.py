@@ -48,6 +48,18 @@ class StrategyConfig(_Section):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class RpcConfig(_Section):
+    """How hard the bot tries one JSON-RPC call (see `bots.chain.rpc.RetryingHTTPProvider`):
+    each HTTP attempt waits `timeout_s`; a failure or malformed answer is retried after
+    `backoff_s`, doubling, at most `retries` times; `deadline_s` (optional) bounds one call
+    with all its retries, so a tick never blocks on one call for longer."""
+
+    timeout_s: float = Field(default=10.0, gt=0)
+    retries: int = Field(default=5, ge=0)
+    backoff_s: float = Field(default=0.25, ge=0)
+    deadline_s: float | None = Field(default=None, gt=0)
+
+
 class RuntimeConfig(_Section):
     cancel_on_exit: bool = True
     metrics_host: str = Field(
@@ -63,6 +75,13 @@ class RuntimeConfig(_Section):
         " else <temp dir>/otcmm.",
     )
     unready_after_failures: int = Field(default=3, ge=1, le=1000)
+    tick_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=3600,
+        description="No tick blocks longer: RPC calls and receipt waits end by then (a pending"
+        " transaction is held). Default: twice tick_interval_s, at least 10 s.",
+    )
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     journal: Path | None = None
@@ -98,6 +117,7 @@ class BotConfig(BaseSettings):
     risk: RiskLimits = RiskLimits()
     reconcile: ReconcileConfig = ReconcileConfig()
     runtime: RuntimeConfig = RuntimeConfig()
+    rpc: RpcConfig = RpcConfig()
 
     @field_validator("market")
     @classmethod
@@ -136,6 +156,11 @@ class BotConfig(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values arrive as init kwargs; they rank below env and mounted secrets.
         return env_settings, file_secret_settings, init_settings
+
+    def tick_budget_s(self) -> float:
+        """How long one tick may block (`runtime.tick_timeout_s` or its default)."""
+        configured = self.runtime.tick_timeout_s
+        return configured if configured is not None else max(2 * self.tick_interval_s, 10.0)
 
     def build_strategy(self) -> Strategy[Any]:
         try:

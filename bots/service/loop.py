@@ -1,5 +1,9 @@
 """The running bot: ticks on a schedule, health that tells the truth, and a clean shutdown.
 
+No tick blocks longer than `BotConfig.tick_budget_s()`: every RPC call of the tick, retries
+included, and its wait for a receipt end by then (a transaction still pending is held and
+chased by the next ticks), so a slow node costs ticks, not a wedged bot.
+
 Readiness follows the ticks: after `runtime.unready_after_failures` failed ticks in a row the
 bot reports not ready with the last reason, and ready again after the next good tick. A crash
 loop logs one line per tick and the traceback once per distinct failure. Two failures end the
@@ -20,6 +24,7 @@ import structlog
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bots.chain.rpc import tick_budget
 from bots.chain.transactor import Transactor
 from bots.errors import ForeignTransactionError, OtcmmError
 from bots.service.config import BotConfig
@@ -73,7 +78,8 @@ class Service:
         structlog.contextvars.bind_contextvars(bot=self.process.config.name)
         self._beat()
         try:
-            self.process.bot.tick()
+            with tick_budget(self.process.transactor.w3, self.process.config.tick_budget_s()):
+                self.process.bot.tick()
         except (ForeignTransactionError, KillSwitchTripped) as exc:
             self._fatal(exc)
         except Exception as exc:  # noqa: BLE001 - a failed tick is reported; the next one tries

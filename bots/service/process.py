@@ -49,7 +49,14 @@ def build(
     config: BotConfig, account: LocalAccount, metrics: BotMetrics, kill_switch: KillSwitchFile
 ) -> BotProcess:
     """Connect, read the pair's tokens and wire the tick's pieces together."""
-    w3 = connect(config.rpc_url)
+    rpc = config.rpc
+    w3 = connect(
+        config.rpc_url,
+        timeout_s=rpc.timeout_s,
+        retries=rpc.retries,
+        backoff_s=rpc.backoff_s,
+        deadline_s=rpc.deadline_s,
+    )
     if isinstance(w3.provider, RetryingHTTPProvider):
         w3.provider.on_request = lambda _method: metrics.rpc_call()
     check_connection(w3, config.chain_id)
@@ -175,9 +182,9 @@ def _start_health(config: BotConfig, metrics: BotMetrics) -> HealthServer | None
     port = config.runtime.metrics_port
     if port is None:
         return None
-    # A tick may legitimately take a receipt timeout or two; only a loop silent for longer
-    # than that is wedged and worth a restart.
-    liveness = 3 * (config.tick_interval_s + config.runtime.receipt_timeout_s)
+    # A tick blocks at most its budget; only a loop silent for a few of those is wedged and
+    # worth a restart.
+    liveness = 3 * (config.tick_interval_s + config.tick_budget_s())
     health = HealthServer(
         metrics, host=config.runtime.metrics_host, port=port, liveness_timeout_s=liveness
     ).start()
