@@ -176,3 +176,40 @@ def test_a_bot_behind_a_proxy_breaking_a_fifth_of_its_answers_quotes_and_cancels
     assert not bot.events("tick failed") and not bot.events("tick crashed")
     assert "Traceback" not in "\n".join(bot.raw)
     assert sum(counts["injected"].values()) >= 5, counts
+
+
+def test_a_maker_and_a_taker_through_15_percent_faults_trade_then_leave_no_offer(
+    bot_world: BotWorld,
+) -> None:
+    """Both processes talk to the node only through a proxy that damages 15% of the answers
+    (drops, truncation, garbage, HTTP 500, wrong ids, delays), with the default [rpc] budget.
+    They trade, and SIGTERM still ends with both exited 0 and no offer left."""
+    w = bot_world
+    with FaultProxy(w.chain.url, FaultPlan.mixed(0.15, seed=15)) as proxy:
+
+        def through_proxy(config: Path) -> Path:
+            text = config.read_text(encoding="utf-8")
+            config.write_text(text.replace(w.chain.url, proxy.url), encoding="utf-8")
+            return config
+
+        maker_cfg = w.new_bot("mk15", MAKER, base=1_000 * BASE_UNITS, quote=100_000 * BASE_UNITS)
+        taker_cfg = w.new_bot(
+            "tk15",
+            TAKER,
+            base=0,
+            quote=50_000 * BASE_UNITS,
+            feed={"kind": "static", "price": "110"},
+        )
+        maker = w.start(through_proxy(maker_cfg))
+        maker.wait_for(lambda line: line.get("event") == "tick" and line.get("made", 0) > 0)
+        taker = w.start(through_proxy(taker_cfg))
+        taker.wait_for(lambda line: line.get("event") == "tick" and line.get("taken", 0) > 0)
+        codes = (taker.terminate(), maker.terminate())
+        counts = proxy.counts()
+
+    assert codes == (0, 0), (maker.tail(), taker.tail())
+    assert own(w, maker) == [] and own(w, taker) == []
+    assert w.market.base.functions.balanceOf(taker.address).call() > 0  # they did trade
+    for bot in (maker, taker):
+        assert "Traceback" not in "\n".join(bot.raw)
+    assert sum(counts["injected"].values()) >= 5, counts

@@ -255,6 +255,7 @@ def test_resending_a_mined_transaction_is_recognised_as_ours(world: World) -> No
     nonce = sender.resync_nonce()
     signed = sign(world, "alice", tx, nonce)
     world.w3.eth.send_raw_transaction(signed.raw_transaction)  # its reply lost, as far as we know
+    world.w3.eth.wait_for_transaction_receipt(signed.hash, timeout=10)  # automine can lag a bit
     bob_before = balance(world, "bob")
 
     receipt = sender.send(tx, label="twice")

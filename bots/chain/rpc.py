@@ -35,6 +35,7 @@ from bots.errors import ChainError, ConfigError
 
 _T = TypeVar("_T")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MIN_ATTEMPT_S = 1.0  # a retry is made only if it gets at least min(timeout, this) before the end
 # Substrings of the OS / urllib3 error text, checked in order, and how to say them in one line.
 _CONNECTION_FAILURES = (
     ("refused", "connection refused"),
@@ -111,8 +112,8 @@ class RetryingHTTPProvider(HTTPProvider):
       request id; a batch answer without exactly one answer per request id (any order is fine:
       answers are put back in request order, not retried).
     A failure is retried with the same bytes (same ids) after `backoff_s`, then twice that, and
-    so on, at most `retries` times, and, with `deadline_s`, only while the retry could still
-    finish (backoff plus `timeout_s`) within `deadline_s` of the call's start, so one call
+    so on, at most `retries` times, and, with `deadline_s`, only while the retry still gets
+    min(`timeout_s`, 1 s) after its backoff within `deadline_s` of the call's start, so one call
     never blocks much longer than that. Within `budget(seconds)` every call of this thread,
     retries included, also ends by the budget's end (a bot tick). Then `RpcUnreachable` says
     in one line what was
@@ -203,6 +204,10 @@ class RetryingHTTPProvider(HTTPProvider):
 
         return self._exchange(label, request_data, check, what=f"a batch of {len(ids)}")
 
+    def _min_attempt(self) -> float:
+        """The shortest attempt worth making before a deadline or budget ends."""
+        return min(self.timeout_s, MIN_ATTEMPT_S)
+
     def _end(self) -> tuple[float, float | None, str]:
         """Now, when the call must be over (monotonic; None: no bound) and what sets that."""
         started = self._clock()
@@ -248,7 +253,7 @@ class RetryingHTTPProvider(HTTPProvider):
             pause = self.backoff_s * 2**attempt
             if attempt == self.retries:
                 break
-            if end is not None and self._clock() + pause + self.timeout_s > end:
+            if end is not None and self._clock() + pause + self._min_attempt() > end:
                 failure += f" (no retry fits in {bound})"
                 break
             self._sleep(pause)

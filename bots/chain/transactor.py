@@ -261,22 +261,27 @@ class Transactor:
             signed = self._sign(tx, nonce)
             tx_hash, raw = signed.hash.to_0x_hex(), bytes(signed.raw_transaction)
             self._account_for(nonce)
+            self._accounted = max(self._accounted or 0, nonce + 1)  # signed: ours from now on
             self._emit("signed", label, tx_hash, nonce, raw_tx=raw)
-            result, message = self._send_raw(raw, tx_hash)
+            flight = InFlight(
+                label,
+                {**tx, "nonce": nonce},
+                nonce,
+                _fees(tx),
+                [tx_hash],
+                [raw],
+                self.stuck_after_s,
+                time.monotonic(),
+            )
+            try:
+                result, message = self._send_raw(raw, tx_hash)
+            except Exception:
+                self._held = flight  # the node may have it though its answer was lost
+                raise
             if result in ("accepted", "already_known"):
                 self._next_nonce = nonce + 1
-                self._accounted = max(self._accounted or 0, nonce + 1)
                 self._emit("sent", label, tx_hash, nonce, raw_tx=raw)
-                return InFlight(
-                    label,
-                    {**tx, "nonce": nonce},
-                    nonce,
-                    _fees(tx),
-                    [tx_hash],
-                    [raw],
-                    self.stuck_after_s,
-                    time.monotonic(),
-                )
+                return flight
             if result == "nonce_too_low" and self.strict_nonces:
                 self._emit("failed", label, tx_hash, nonce)
                 raise ForeignTransactionError(
