@@ -167,7 +167,18 @@ def test_run_then_rerun_sends_zero_transactions(job: Path, world: World) -> None
     assert first.stdout.startswith("11 action(s), 12 transactions, ")
     assert "[11/11] offer bnd30-ipo" in first.stderr
     deployment = json.loads((job / "deployment.json").read_text())
-    assert set(deployment) == {"chain_id", "market", "assets", "offerings", "donations"}
+    assert set(deployment) == {
+        "chain_id",
+        "market",
+        "assets",
+        "offerings",
+        "donations",
+        "transactions",
+    }
+    assert [t["nonce"] for t in deployment["transactions"]] == list(
+        range(nonce(world) - 12, nonce(world))
+    )
+    assert all(t["status"] == 1 and "raw" not in t for t in deployment["transactions"])
     assert deployment["assets"]["EURT"]["decimals"] == 2
     maker = keystore_address(job / "keys" / "maker-a.json")
     row = next(line for line in first.stdout.splitlines() if line.startswith("maker-a"))
