@@ -69,7 +69,7 @@ class Execution:
     def resend(self, records: tuple[TxRecord, ...]) -> None:
         """Send recorded, never-mined transactions again, byte for byte, and settle each."""
         for record in records:
-            self._check_stop("nothing in flight")
+            self._check_stop(record)
             raw = bytes.fromhex((record.raw or "0x")[2:])
             self.sender.broadcast(raw, record.tx, record.nonce)
             self._complete(record, self._wait(record))
@@ -78,7 +78,7 @@ class Execution:
     def apply(self, action: Action, position: str) -> None:
         """Carry out one action (`position`, e.g. "3 of 11", only names it in messages)."""
         self.doing = f"{action.label} (action {position})"
-        self._check_stop("nothing of it sent")
+        self._check_stop()
         me, sender = self.sender.address, self.sender
         match action:
             case DeployMarket():
@@ -126,7 +126,7 @@ class Execution:
 
     def _send(self, kind: TxKind, key: str | None, sign: Callable[[int], Signed]) -> TxReceipt:
         """Sign at the next nonce, record, send, wait, record as mined: see the module doc."""
-        self._check_stop("nothing of it sent")
+        self._check_stop()
         signed = sign(self.nonce)
         record = TxRecord(
             nonce=signed.nonce,
@@ -159,12 +159,16 @@ class Execution:
     def _at(self, stage: Stage, record: TxRecord) -> None:
         if self.checkpoint is not None:
             self.checkpoint(stage, record)
-        if self.stop is not None:
-            self.stop.check(lambda: self._where(record, stage))
+        self._check_stop(record, stage)
 
-    def _check_stop(self, detail: str) -> None:
-        if self.stop is not None:
-            self.stop.check(lambda: f"during {self.doing}: {detail}")
+    def _check_stop(self, record: TxRecord | None = None, stage: Stage = "signed") -> None:
+        """`SeedInterrupted` if a stop was asked for, saying where `record` (if any) stands."""
+        if self.stop is None:
+            return
+        if record is None:
+            self.stop.check(lambda: f"during {self.doing}: no transaction in flight")
+        else:
+            self.stop.check(lambda: self._where(record, stage))
 
     def _where(self, record: TxRecord, stage: Stage) -> str:
         state = {
