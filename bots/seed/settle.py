@@ -6,9 +6,12 @@ settles them against the chain, after waiting until the initializer has nothing 
 
 - mined: adopted. Its receipt completes the record and, when it succeeded, its effect is
   recorded: a deploy's address (code checked at the address the nonce creates), an offering's
-  id, a donation. A reverted one only completes the record; its action is planned again.
+  id, a donation. A reverted one only completes the record; its action is planned again. A
+  transaction the node knows but has no receipt for yet is waited for.
 - not mined, and the chain already counts past its nonce: another transaction used the nonce,
-  so this one can never mine; the record is dropped and its action planned again.
+  so this one can never mine; the record is dropped and its action planned again. (Unless it
+  is a deploy and its address has code: then the node lost the receipt, and the run refuses
+  to guess.)
 - not mined, nonce still free: it was never sent, or the pool dropped it. It is sent again,
   byte for byte (same nonce, same hash), by the caller: nothing can be planned twice while it
   could still mine.
@@ -19,6 +22,7 @@ run saw through.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from eth_typing import HexStr
@@ -28,6 +32,7 @@ from web3.exceptions import TransactionIndexingInProgress, TransactionNotFound
 from web3.types import TxReceipt
 
 from bots.artifacts import load_artifact
+from bots.chain.txpool import is_known
 from bots.errors import ChainError
 from bots.market.client import made_offer_ids
 from bots.market.deployment import (
@@ -37,6 +42,9 @@ from bots.market.deployment import (
     OfferingRecord,
     TxRecord,
 )
+
+KNOWN_WAIT_S = 60.0
+POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,13 @@ def settle_recorded(w3: Web3, initializer: str, deployment: Deployment) -> Settl
     resend: list[TxRecord] = []
     for record in deployment.in_flight():
         receipt = _receipt(w3, record.tx)
+        if receipt is None and is_known(w3, record.tx):  # mined but not indexed yet, or pending
+            receipt = _await_receipt(w3, record)
+        if receipt is None and record.nonce < used and _has_code(w3, record.creates):
+            raise ChainError(
+                f"{record.label}: no receipt, but its nonce is used and {record.creates} has code: "
+                "the node may have pruned the transaction; check it and edit the record by hand"
+            )
         if receipt is not None:
             deployment = mined(w3, deployment, record, receipt)
             outcome = "mined" if receipt["status"] == 1 else "reverted"
@@ -124,6 +139,24 @@ def _created(w3: Web3, record: TxRecord, receipt: TxReceipt) -> str:
 def _token(w3: Web3, address: str) -> Contract:
     abi = load_artifact("AssetToken").abi
     return w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
+
+
+def _has_code(w3: Web3, address: str | None) -> bool:
+    return address is not None and bool(w3.eth.get_code(Web3.to_checksum_address(address)))
+
+
+def _await_receipt(w3: Web3, record: TxRecord, timeout_s: float = KNOWN_WAIT_S) -> TxReceipt:
+    """The receipt of a transaction the node knows, once it has one; `ChainError` after
+    `timeout_s` (the caller waited for an idle pool first, so this is rare)."""
+    deadline = time.monotonic() + timeout_s
+    while (receipt := _receipt(w3, record.tx)) is None:
+        if time.monotonic() >= deadline:
+            raise ChainError(
+                f"{record.label}: the node knows it but has not mined it after {timeout_s:g}s: "
+                "run the seed again later"
+            )
+        time.sleep(POLL_S)
+    return receipt
 
 
 def _receipt(w3: Web3, tx_hash: str) -> TxReceipt | None:
