@@ -120,12 +120,12 @@ def test_stopped_at_any_boundary_then_rerun_ends_like_an_uninterrupted_run(
     assert left is not None
     record = left.transactions[-1]
     assert record.nonce == reference.first_nonce + index
-    chain_nonce = world.w3.eth.get_transaction_count(deployer.address)
+    known = world.w3.eth.get_transaction_count(deployer.address, "pending")  # pool or chain
     if stage == "signed":  # recorded with its signed bytes, never sent
         assert record.status is None and record.raw is not None
-        assert chain_nonce == record.nonce
-    else:
-        assert chain_nonce == record.nonce + 1
+        assert known == record.nonce
+    else:  # sent: the node has it (auto-mining may or may not have mined it yet)
+        assert known == record.nonce + 1
         assert record.status == (1 if stage == "mined" else None)
     run_seed(world.w3, deployer, reference.plan, path)
     assert outcome(world, path, reference.first_nonce, reference.addresses) == reference.outcome
@@ -222,3 +222,28 @@ def test_stop_request_ends_the_run_at_the_next_boundary_with_where(
     assert message.endswith("is recorded but was not sent: run the seed again to resume")
     run_seed(world.w3, world.accounts["deployer"], reference.plan, path)
     assert outcome(world, path, reference.first_nonce, reference.addresses) == reference.outcome
+
+
+def test_recorded_tx_whose_nonce_another_tx_used_is_dropped_and_planned_again(
+    tmp_path: Path, world: World, reference: Reference
+) -> None:
+    """Recorded, never sent, and meanwhile something else sent with the initializer's key: the
+    record can never mine, so it is dropped and the deploy goes out on the next nonce."""
+    path = tmp_path / "deployment.json"
+    deployer = world.accounts["deployer"]
+    with pytest.raises(Crash):
+        run_seed(world.w3, deployer, reference.plan, path, checkpoint=stop_at("signed", 1))
+    world.tx["deployer"].resync_nonce()
+    world.tx["deployer"].send_value(deployer.address, 0)  # takes the recorded nonce
+    report = run_seed(world.w3, deployer, reference.plan, path)
+    assert report.settled[0].startswith("dropped deploy asset BND30 (nonce ")
+    resumed = outcome(world, path, reference.first_nonce, reference.addresses)
+    assert resumed.nonce == reference.outcome.nonce + 1
+    recorded = load_deployment(path)
+    assert recorded is not None
+    assert resumed.with_code == set(recorded.contracts().values())
+    assert [r.nonce for r in recorded.transactions] == [
+        n for n in range(reference.first_nonce, resumed.nonce) if n != reference.first_nonce + 1
+    ]
+    assert resumed.balances == reference.outcome.balances
+    assert resumed.offers == reference.outcome.offers
