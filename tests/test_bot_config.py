@@ -246,3 +246,16 @@ def test_an_unknown_symbol_in_the_deployment_is_a_config_error(tmp_path: Path) -
     text = GOOD.replace(f'base = "{BASE}"', 'base = "BND30"\ndeployment = "d.json"')
     with pytest.raises(ConfigError, match="BND30"):
         load_config(write(tmp_path, text))
+
+
+def test_a_deployment_whose_market_is_still_in_flight_is_explained(tmp_path: Path) -> None:
+    """The seed job writes the file before its first deploy is mined: no market in it yet."""
+    from bots.market.deployment import Deployment, TxRecord, save_deployment
+
+    deploying = TxRecord(nonce=0, kind="deploy market", tx="0x" + "ab" * 32, creates=MARKET)
+    save_deployment(tmp_path / "d.json", Deployment(chain_id=8995, transactions=[deploying]))
+    text = GOOD.replace(f'market = "{MARKET}"\n', 'deployment = "d.json"\n')
+    with pytest.raises(
+        ConfigError, match=r"d\.json has no market yet: run the seed job to the end"
+    ):
+        load_config(write(tmp_path, text))

@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,16 +57,23 @@ price = "99.50"
 """
 
 
-def otcmm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "OTCMM_SCRYPT_N": str(N)}
+def otcmm_env() -> dict[str, str]:
+    env = {**os.environ, "OTCMM_SCRYPT_N": str(N), "PYTHONPATH": str(REPO)}
     env.pop("OTCMM_KEYSTORE_PASSWORD", None)
+    return env
+
+
+def otcmm(
+    *args: str, cwd: Path, preexec_fn: Callable[[], Any] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bots.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**env, "PYTHONPATH": str(REPO)},
+        env=otcmm_env(),
         timeout=300,
+        preexec_fn=preexec_fn,
     )
 
 
@@ -94,8 +103,8 @@ def make_keystores(job: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def seed(job: Path, world: World, *extra: str) -> subprocess.CompletedProcess[str]:
-    return otcmm(
+def seed_args(world: World, *extra: str) -> list[str]:
+    return [
         "seed",
         "--plan",
         "seed.toml",
@@ -106,8 +115,13 @@ def seed(job: Path, world: World, *extra: str) -> subprocess.CompletedProcess[st
         "--rpc-url",
         world.chain.url,
         *extra,
-        cwd=job,
-    )
+    ]
+
+
+def seed(
+    job: Path, world: World, *extra: str, preexec_fn: Callable[[], Any] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return otcmm(*seed_args(world, *extra), cwd=job, preexec_fn=preexec_fn)
 
 
 def nonce(world: World) -> int:
@@ -167,7 +181,18 @@ def test_run_then_rerun_sends_zero_transactions(job: Path, world: World) -> None
     assert first.stdout.startswith("11 action(s), 12 transactions, ")
     assert "[11/11] offer bnd30-ipo" in first.stderr
     deployment = json.loads((job / "deployment.json").read_text())
-    assert set(deployment) == {"chain_id", "market", "assets", "offerings", "donations"}
+    assert set(deployment) == {
+        "chain_id",
+        "market",
+        "assets",
+        "offerings",
+        "donations",
+        "transactions",
+    }
+    assert [t["nonce"] for t in deployment["transactions"]] == list(
+        range(nonce(world) - 12, nonce(world))
+    )
+    assert all(t["status"] == 1 and "raw" not in t for t in deployment["transactions"])
     assert deployment["assets"]["EURT"]["decimals"] == 2
     maker = keystore_address(job / "keys" / "maker-a.json")
     row = next(line for line in first.stdout.splitlines() if line.startswith("maker-a"))

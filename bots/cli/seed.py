@@ -1,7 +1,10 @@
 """`otcmm seed` and `otcmm fleet keystores`: initialize a market, and make the fleet's keys.
 
 `seed` runs as a one-shot Kubernetes Job: it is safe to run again (a second run sends nothing)
-and resumes where an interrupted run stopped. `--dry-run` needs no password: it reads the
+and resumes where an interrupted run stopped. SIGTERM or SIGINT stops it at the next
+transaction boundary with one line saying where, exit code 128 + the signal number. A
+deployment file that could not be written is refused (exit 2) before anything is sent.
+`--dry-run` needs no password: it reads the
 initializer's address from its keystore and prints the actions a run would send. Passwords come
 from a file (a mounted Secret), `$OTCMM_KEYSTORE_PASSWORD` or a prompt, never from argv.
 """
@@ -42,11 +45,15 @@ def _cmd_fleet_keystores(args: argparse.Namespace) -> int:
 
 def _cmd_seed(args: argparse.Namespace) -> int:
     from bots.chain.rpc import check_connection, connect
+    from bots.market.deployment import check_writable
     from bots.seed.actions import format_actions
-    from bots.seed.run import format_report, plan_seed, run_seed
+    from bots.seed.interrupt import stop_on_signals
+    from bots.seed.run import format_report, format_settled, plan_seed, run_seed
 
     plan = load_plan(args.plan)
     deployment_path: Path = args.deployment or args.plan.parent / "deployment.json"
+    if not args.dry_run:
+        check_writable(deployment_path)  # before a password prompt, and before anything is sent
     w3 = connect(args.rpc_url or os.environ.get(RPC_URL_ENV) or DEFAULT_RPC_URL)
     check_connection(w3, args.chain_id)
     if args.dry_run:
@@ -56,15 +63,16 @@ def _cmd_seed(args: argparse.Namespace) -> int:
             else (keystore_address(args.keystore))
         )
         ready = plan_seed(w3, address, plan, deployment_path)
-        print(format_actions(ready.actions) + "\ndry run: nothing sent")
+        lines = [*format_settled(ready.notes), format_actions(ready.actions)]
+        print("\n".join(lines) + "\ndry run: nothing sent")
         return 0
     if args.keystore is None:
         initializer = _dev_account(args.dev_account)
     else:
         password = read_password(password_file=args.password_file, prompt=True)
         initializer = unlock(args.keystore, password)
-    with progress("seed", "tx", every_step) as update:
-        report = run_seed(w3, initializer, plan, deployment_path, progress=update)
+    with stop_on_signals() as stop, progress("seed", "tx", every_step) as update:
+        report = run_seed(w3, initializer, plan, deployment_path, progress=update, stop=stop)
     print(format_report(report))
     print(f"deployment: {deployment_path}")
     return 0

@@ -114,7 +114,7 @@ def _trade(
     deployment = load_deployment(workdir / "deployment.json")
     if deployment is None:
         raise DemoError("the seed job wrote no deployment file")
-    market = MarketClient(w3, deployment.market)
+    market = MarketClient(w3, deployment.require_market())
     base = load_token(market, deployment.address_of("BND30"))
     quote = load_token(market, deployment.address_of("EURT"))
     bots = {name: keystore_address(workdir / "keys" / f"{name}.json") for name in BOT_NAMES}

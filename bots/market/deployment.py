@@ -1,10 +1,13 @@
-"""The deployment file: where the market and assets live, and which one-off gifts were sent.
+"""The deployment file: where the market and assets live, and what the seed job sent.
 
 Bots and Kubernetes ConfigMaps read it to find the market; the seed job reads it to know what
-it already did. It is rewritten atomically after every state-changing step, so a seed run that
-dies half-way resumes from exactly where it stopped. Offerings and donations are one-off: their
-record is written when the transaction is signed (with no block yet) and completed once it is
-mined, so a run killed or timed out in between never sends the same gift twice.
+it already did. It is rewritten atomically (a temporary file, fsync, rename), so readers see the
+old file or the new one, never half of one. Every transaction of the seed job is recorded here
+BEFORE it leaves the process (`TxRecord`: nonce, kind, hash, the signed bytes and, for a deploy,
+the address it will create) and completed once mined, so a run stopped at any point can be
+settled by the next one without sending anything twice. `market` is None only while the
+market's deploy is in flight. Offering and donation records written by older versions at signing
+time (no block yet) are still settled by `settle_in_flight`.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from eth_typing import HexStr
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -35,6 +38,7 @@ def _checksummed(value: str) -> str:
 Address = Annotated[str, AfterValidator(_checksummed)]
 TxHash = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
 HexId = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{1,64}$")]
+RawTx = Annotated[str, Field(pattern=r"^0x[0-9a-f]+$")]
 RESTART_HINT = "was the chain reset? delete the deployment file to deploy afresh"
 
 
@@ -63,12 +67,47 @@ class DonationRecord(_Record):
     block: int | None = None
 
 
+TxKind = Literal["deploy market", "deploy asset", "issue", "top up", "approve", "offer", "donate"]
+
+
+class TxRecord(_Record):
+    """One transaction of the seed job, written before it is sent and completed once mined.
+
+    `key` names what it concerns (asset symbol, offering or donation id, "participant SYMBOL"),
+    `creates` is the address a deploy creates (it follows from sender and nonce alone), `raw`
+    the signed transaction as 0x-hex while in flight (dropped once mined), `block` and `status`
+    (the receipt's: 1 success, 0 reverted) are None until it is mined.
+    """
+
+    nonce: int = Field(ge=0)
+    kind: TxKind
+    key: str | None = None
+    tx: TxHash
+    creates: Address | None = None
+    raw: RawTx | None = None
+    block: int | None = None
+    status: Literal[0, 1] | None = None
+
+    @property
+    def label(self) -> str:
+        """`deploy asset BND30 (nonce 1, tx 0x1234abcd…)`."""
+        what = self.kind if self.key is None else f"{self.kind} {self.key}"
+        return f"{what} (nonce {self.nonce}, tx {self.tx[:10]}…)"
+
+
 class Deployment(_Record):
     chain_id: int = Field(gt=0)
-    market: Address
+    market: Address | None = None  # None only while the market's deploy is in flight
     assets: dict[str, AssetRecord] = Field(default_factory=dict)
     offerings: dict[str, OfferingRecord] = Field(default_factory=dict)
     donations: dict[str, DonationRecord] = Field(default_factory=dict)
+    transactions: list[TxRecord] = Field(default_factory=list)  # the seed job's, by nonce
+
+    def require_market(self) -> str:
+        """The market's address; `ConfigError` while the seed job has not deployed it yet."""
+        if self.market is None:
+            raise ConfigError("the market is not deployed yet: run the seed job to the end")
+        return self.market
 
     def address_of(self, symbol: str) -> str:
         """The deployed asset's address; `ConfigError` naming the known symbols otherwise."""
@@ -80,7 +119,7 @@ class Deployment(_Record):
 
     def contracts(self) -> dict[str, str]:
         """Every recorded contract by label: "market" and "asset BND30", ..."""
-        found = {"market": self.market}
+        found = {} if self.market is None else {"market": self.market}
         found.update({f"asset {s}": a.address for s, a in self.assets.items()})
         return found
 
@@ -99,6 +138,21 @@ class Deployment(_Record):
         if record is not None:
             donations[key] = record
         return self.model_copy(update={"donations": donations})
+
+    def with_tx(self, record: TxRecord) -> Deployment:
+        """`record` stored under its nonce (replacing the one there), records kept by nonce."""
+        kept = [r for r in self.transactions if r.nonce != record.nonce]
+        return self.model_copy(
+            update={"transactions": sorted([*kept, record], key=lambda r: r.nonce)}
+        )
+
+    def without_tx(self, nonce: int) -> Deployment:
+        kept = [r for r in self.transactions if r.nonce != nonce]
+        return self.model_copy(update={"transactions": kept})
+
+    def in_flight(self) -> list[TxRecord]:
+        """Recorded transactions not known to be mined yet, by nonce."""
+        return [r for r in self.transactions if r.status is None]
 
 
 def load_deployment(path: Path) -> Deployment | None:
@@ -136,6 +190,31 @@ def save_deployment(path: Path, deployment: Deployment) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def check_writable(path: Path) -> None:
+    """`ConfigError` unless `save_deployment` could write `path`: checked before anything is sent.
+
+    The directory must exist (it is not created: a mistyped path should not become a new
+    directory) and take a new file, which is tried by creating and removing a probe file next to
+    where the temporary file will go; `path` itself must not be a directory.
+    """
+    if path.is_dir():
+        raise ConfigError(f"deployment file {path} is a directory: give a file name in it")
+    directory = path.parent
+    if not directory.exists():
+        raise ConfigError(f"deployment file {path}: directory {directory} does not exist")
+    if not directory.is_dir():
+        raise ConfigError(f"deployment file {path}: {directory} is not a directory")
+    probe = directory / f".{path.name}.{os.getpid()}.probe"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"deployment file {path}: cannot write in {directory}: {reason}"
+        ) from None
 
 
 def verify_on_chain(w3: Web3, deployment: Deployment, path: Path) -> None:
@@ -176,7 +255,8 @@ def _settled_offering(
     if receipt is None:
         return None
     market = w3.eth.contract(
-        address=Web3.to_checksum_address(deployment.market), abi=load_artifact("OtcMarket").abi
+        address=Web3.to_checksum_address(deployment.require_market()),
+        abi=load_artifact("OtcMarket").abi,
     )
     ids = made_offer_ids(market, receipt)
     if not ids:

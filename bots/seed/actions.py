@@ -183,11 +183,13 @@ class ChainState:
 def plan_actions(plan: SeedPlan, deployment: Deployment | None, state: ChainState) -> list[Action]:
     """Everything still to do, in execution order; empty when the chain matches the plan.
 
-    `deployment` None means nothing is deployed yet. Contracts come first (the rest needs their
-    addresses), then issuance (it funds the transfers), then top-ups, offerings and donations
-    in plan order.
+    `deployment` None (or without a market) means the market is not deployed yet. Contracts
+    come first (the rest needs their addresses), then issuance (it funds the transfers), then
+    top-ups, offerings and donations in plan order. Transactions the deployment records as in
+    flight must be settled before (`bots.seed.settle`): planning reads only the chain.
     """
-    actions: list[Action] = [DeployMarket()] if deployment is None else []
+    no_market = deployment is None or deployment.market is None
+    actions: list[Action] = [DeployMarket()] if no_market else []
     deployed = _check_compatible(plan, deployment)
     actions += [
         DeployAsset(a.symbol, a.name, a.decimals, a.cap_units)

@@ -213,6 +213,11 @@ def _resolve_deployment(config: BotConfig, path: Path) -> BotConfig:
         raise ConfigError(f"{path}: deployment: file not found: {config.deployment}")
     update: dict[str, object] = {k: deployment.address_of(getattr(config, k)) for k in symbols}
     if not config.market:
+        if deployment.market is None:
+            raise ConfigError(
+                f"{path}: deployment: {config.deployment} has no market yet: "
+                "run the seed job to the end"
+            )
         update["market"] = deployment.market
     if config.chain_id is None:
         update["chain_id"] = deployment.chain_id
