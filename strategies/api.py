@@ -34,7 +34,10 @@ class LiveOffer:
     """An offer on the market, as read from chain. Amounts are base units of its own tokens.
 
     ``pay_amt``/``buy_amt`` are the original rate; ``remaining`` is the pay token still escrowed
-    and ``remaining_buy`` its cost at that rate; ``timestamp`` is the chain time it was made.
+    and ``remaining_buy`` its cost at that rate; ``timestamp`` is the chain time it was made
+    (unix seconds). ``guarded`` offers (made by ``requoteUntil``) cannot be taken after their
+    maker's dead-man's switch deadline, which ``deadline`` holds (unix seconds; 0 when the offer
+    is unguarded or its maker's switch is off, so 0 always means "no deadline").
     """
 
     id: int
@@ -46,6 +49,17 @@ class LiveOffer:
     remaining: int
     remaining_buy: int
     timestamp: int = 0
+    deadline: int = 0
+    guarded: bool = False
+
+    def takable_at(self, timestamp: int) -> bool:
+        """Whether a block at ``timestamp`` (unix seconds) may take this offer: the market
+        refuses a guarded offer only when ``timestamp`` is past its non-zero ``deadline``.
+
+        Judge a take by the block that will include it, not the one it was decided at: a
+        deadline a few seconds ahead may have passed by then.
+        """
+        return self.deadline == 0 or timestamp <= self.deadline
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,10 @@ from bots.chain.transactor import Transactor
 from bots.errors import ChainError, TxError
 from bots.market.book import apply_events
 from bots.market.client import MarketClient
+from strategies.api import LiveOffer
 from tests.chainfixtures import World
+
+GAS = 2_000_000  # takes at a set second skip the estimate, so a revert is mined too
 
 
 @pytest.fixture
@@ -73,14 +76,21 @@ def test_book_fed_by_events_equals_the_views(setup: tuple) -> None:
     start_block = world.w3.eth.block_number + 1
     clients = {"alice": alice, "bob": bob}
     live: dict[int, str] = {}
-    for _ in range(40):
+    for _ in range(60):
         action = rng.random()
-        if action < 0.5 or not live:
-            who = rng.choice(["alice", "bob"])
+        who = rng.choice(["alice", "bob"])
+        if action < 0.1:  # the switch: off, on, or moved (never in the past: takes go on)
+            deadline = rng.choice([0, now(world) + rng.randint(1_000, 9_000)])
+            clients[who].set_deadline(deadline)
+        elif action < 0.5 or not live:
             pay, buy = (base, quote) if rng.random() < 0.5 else (quote, base)
-            oid = clients[who].make(
-                rng.randint(1, 5_000), pay.address, rng.randint(1, 5_000), buy.address
-            )
+            spec = (rng.randint(1, 5_000), pay.address, rng.randint(1, 5_000), buy.address)
+            if rng.random() < 0.5:
+                (oid,) = clients[who].requote_until(
+                    [], [spec], clients[who].deadline_of(address_of(clients[who]))
+                )
+            else:
+                oid = clients[who].make(*spec)
             live[oid] = who
         else:
             oid = rng.choice(sorted(live))
@@ -96,9 +106,84 @@ def test_book_fed_by_events_equals_the_views(setup: tuple) -> None:
                 clients[taker].take(oid, quantity)
                 if quantity == offer.remaining:
                     del live[oid]
-    book = apply_events({}, alice.events(start_block))
-    assert book == {o.id: o for o in alice.all_offers()}
+    book = apply_events({}, [*alice.events(start_block), *alice.switch_events(start_block)])
+    views = {o.id: o for o in alice.all_offers()}
+    assert book == views
     assert set(book) == set(live)
+    assert {o.guarded for o in views.values()} == {True, False}
+    assert any(o.deadline for o in views.values())
+
+
+def address_of(client: MarketClient) -> str:
+    return client.transactor.address
+
+
+def now(world: World) -> int:
+    return int(world.w3.eth.get_block("latest")["timestamp"])
+
+
+def test_the_switch_through_the_client(setup: tuple) -> None:
+    world, base, quote, alice, bob = setup
+    deadline = now(world) + 1_000
+    old = alice.make(1_000, base.address, 2_000, quote.address)
+
+    new = alice.requote_until([(old, 1_000)], [(900, base.address, 1_900, quote.address)], deadline)
+    receipt = bob.set_deadline(deadline + 5)  # bob's own switch: alice's is untouched
+
+    assert receipt["status"] == 1
+    assert alice.deadline_of(address_of(alice)) == deadline
+    assert bob.deadline_of(address_of(bob)) == deadline + 5
+    (offer,) = alice.owner_offers(address_of(alice))
+    assert (offer.id, offer.guarded, offer.deadline) == (new[0], True, deadline)
+    assert alice.offer(new[0]) == offer
+    assert alice.is_takable(new[0])
+    assert not alice.is_takable(old)
+
+    past = now(world) - 1
+    alice.set_deadline(past)  # a deadline in the past pulls the offer at once
+
+    assert not bob.is_takable(new[0])
+    offer = alice.offer(new[0])
+    assert offer is not None and offer.deadline == past
+    with pytest.raises(TxError, match=f"OfferExpired\\(id={new[0]}, deadline={past}\\)"):
+        bob.transactor.transact(bob.contract.functions.buy(new[0], 1), gas=GAS)
+    alice.set_deadline(0)
+    assert bob.is_takable(new[0])
+
+
+@pytest.mark.parametrize("deadline", [-1, 2**256])
+def test_the_client_refuses_deadlines_the_contract_cannot_hold(setup: tuple, deadline: int) -> None:
+    world, base, quote, alice, bob = setup
+    with pytest.raises(ValueError, match="deadline must be unix seconds"):
+        alice.set_deadline(deadline)
+    with pytest.raises(ValueError, match="deadline must be unix seconds"):
+        alice.requote_until([], [], deadline)
+
+
+def test_takable_at_agrees_with_the_market_around_the_deadline(setup: tuple) -> None:
+    world, base, quote, alice, bob = setup
+    deadline = now(world) + 1_000
+    (guarded,) = alice.requote_until([], [(100, base.address, 200, quote.address)], deadline)
+    plain = alice.make(100, base.address, 200, quote.address)
+
+    for at in (deadline - 1, deadline, deadline + 1):
+        world.chain.rpc("evm_setNextBlockTimestamp", [at])
+        world.chain.rpc("evm_mine")
+        for oid in (guarded, plain):
+            offer = bob.offer(oid)
+            assert offer is not None
+            assert offer.takable_at(at) == bob.is_takable(oid), (oid, at)
+    assert [bob.is_takable(i) for i in (guarded, plain)] == [False, True]
+
+
+def test_takable_at_is_the_markets_rule() -> None:
+    def offer(deadline: int, guarded: bool) -> LiveOffer:
+        return LiveOffer(1, "0x1", "0x2", "0x3", 10, 20, 10, 20, 5, deadline, guarded)
+
+    assert offer(0, False).takable_at(2**63)
+    assert offer(0, True).takable_at(2**63)  # guarded, switch off
+    assert offer(100, True).takable_at(100)
+    assert not offer(100, True).takable_at(101)
 
 
 def test_transactor_resyncs_after_foreign_send(setup: tuple) -> None:

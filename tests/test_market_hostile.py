@@ -344,3 +344,22 @@ def test_reentrant_buy_of_a_new_offer_during_a_requote_payout_stays_backed(
     }
     assert not market.functions.isActive(replacement).call()
     book.assert_escrow_backed(book.bnd, r)
+
+
+def test_reentrant_buy_during_a_requote_until_payout_meets_the_guard_and_the_deadline(
+    book: Book, reentry: Reentry
+) -> None:
+    r, market = reentry.token, book.market
+    old = book.offer("alice", 1_000, r, 500, book.bnd)
+    pair_id, next_seq = market.functions.pairInfo(r.address, book.bnd.address).call()
+    replacement = (pair_id << 64) | next_seq
+    reentry.arm(market, "buy", replacement, 100)
+    past = int(book.world.w3.eth.get_block("latest")["timestamp"]) - 1
+
+    specs = [(600, r.address, 300, book.bnd.address)]
+    book.world.send("alice", market.functions.requoteUntil([(old, 1_000)], specs, past), gas=GAS)
+
+    assert not reentry.succeeded()  # deadline and guard were written before the payout
+    assert reentry.last_error() == f"OfferExpired(id={replacement}, deadline={past})"
+    assert market.functions.offerInfo(replacement).call()[6] == 600
+    book.assert_escrow_backed(book.bnd, r)

@@ -352,7 +352,7 @@ def test_views_describe_an_active_offer(book: Book) -> None:
         999,
         remaining_buy,
     )
-    assert info[8] == block_time(book.world, receipt)
+    assert info[8:] == (block_time(book.world, receipt), 0, False)  # unguarded: no deadline
 
 
 def test_views_of_an_inactive_offer_are_zero(book: Book) -> None:
@@ -372,6 +372,8 @@ def test_views_of_an_inactive_offer_are_zero(book: Book) -> None:
         0,
         0,
         0,
+        0,
+        False,
     )
     with pytest.raises(ContractCustomError) as raised:
         book.market.functions.spendFor(id_, 1).call()

@@ -1,119 +1,43 @@
 """Random trading against a pure model: after every step the chain must equal the model.
 
-Four traders make, buy, cancel and re-quote on one market with two assets, in both directions.
+Four traders make, buy, cancel and re-quote on one market with two assets, in both directions,
+with the dead-man's switch: deadlines set and refreshed, guarded re-quotes, the clock moving.
 The invariants are the market's promises: escrow holds exactly the remaining amounts of the
 active offers, no value is created or lost, every fill pays the maker at least its exact price,
-and every offer on chain is what the model says it is.
+every offer on chain is what the model says it is, an expired guarded offer is never taken, and
+every active offer can always be cancelled by its maker.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    RuleBasedStateMachine,
-    invariant,
-    precondition,
-    rule,
-    run_state_machine_as_test,
-)
-from web3.contract import Contract
+from hypothesis.stateful import invariant, precondition, rule, run_state_machine_as_test
 from web3.logs import DISCARD
 
 from bots.errors import TxError
 from tests.chainfixtures import World, ceil_div
-
-ACTORS = ("alice", "bob", "carol", "dave")
-MARKET = "market"
-FUNDS = 2**104  # enough for every step to offer the largest amounts
-TOP = 2**96 - 1
-ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
-
-amounts = st.one_of(st.integers(1, 10), st.integers(1, 10**6), st.integers(1, TOP))
-directions = st.sampled_from([0, 1])  # index of the pay token; the other one is bought
-
-
-@dataclass
-class ModelOffer:
-    id: int
-    maker: str
-    pay: int
-    pay_amt: int
-    buy_amt: int
-    remaining: int
-    timestamp: int
-
-    @property
-    def buy(self) -> int:
-        return 1 - self.pay
+from tests.marketmodel import (
+    ACTORS,
+    FUNDS,
+    GAS,
+    MARKET,
+    TOP,
+    MarketModel,
+    Venue,
+    amounts,
+    deadline_offsets,
+    directions,
+)
 
 
-@dataclass(frozen=True)
-class Venue:
-    """What every example trades on; deployed once, rolled back to after each example."""
-
-    world: World
-    market: Contract
-    tokens: tuple[Contract, Contract]
-
-
-class MarketMachine(RuleBasedStateMachine):
-    venue: ClassVar[Venue]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.world, self.market, self.tokens = (
-            self.venue.world,
-            self.venue.market,
-            self.venue.tokens,
-        )
-        self.snapshot = self.world.snapshot()
-        self.offers: dict[int, ModelOffer] = {}
-        self.closed: set[int] = set()
-        self.balances = {(t, who): FUNDS for t in (0, 1) for who in ACTORS}
-        self.balances.update({(t, MARKET): 0 for t in (0, 1)})
-
-    def teardown(self) -> None:
-        self.world.revert(self.snapshot)
-
-    # ------------------------------------------------------------ helpers
-
-    def address(self, who: str) -> str:
-        return self.market.address if who == MARKET else self.world.addr(who)
-
-    def move(self, token: int, source: str, to: str, amount: int) -> None:
-        self.balances[token, source] -= amount
-        self.balances[token, to] += amount
-
-    def open_offer(self, made: tuple[int, int], maker: str, spec: tuple[int, int, int]) -> None:
-        (id_, timestamp), (pay, pay_amt, buy_amt) = made, spec
-        assert id_ not in self.offers and id_ not in self.closed
-        self.offers[id_] = ModelOffer(id_, maker, pay, pay_amt, buy_amt, pay_amt, timestamp)
-        self.move(pay, maker, MARKET, pay_amt)
-
-    def close(self, id_: int) -> None:
-        del self.offers[id_]
-        self.closed.add(id_)
-
-    def spec(self, pay: int, pay_amt: int, buy_amt: int) -> tuple[Any, ...]:
-        return (pay_amt, self.tokens[pay].address, buy_amt, self.tokens[1 - pay].address)
-
-    def draw_offer(self, data: st.DataObject, maker: str | None = None) -> ModelOffer:
-        candidates = [o for _, o in sorted(self.offers.items()) if maker in (None, o.maker)]
-        return data.draw(st.sampled_from(candidates), label="offer")
-
-    def made(self, receipt: Any) -> list[tuple[int, int]]:
-        """(id, timestamp) of each offer a receipt's LogMake events announce."""
-        found = self.market.events.LogMake().process_receipt(receipt, errors=DISCARD)
-        return [(int.from_bytes(e["args"]["id"], "big"), e["args"]["timestamp"]) for e in found]
-
+class MarketMachine(MarketModel):
     # ------------------------------------------------------------ rules
 
     @rule(maker=st.sampled_from(ACTORS), pay=directions, pay_amt=amounts, buy_amt=amounts)
@@ -130,8 +54,16 @@ class MarketMachine(RuleBasedStateMachine):
         quantity = data.draw(
             st.one_of(st.just(o.remaining), st.integers(1, o.remaining)), label="quantity"
         )
+        at = self.now() + data.draw(st.integers(1, 40), label="seconds later")
+        self.world.chain.rpc("evm_setNextBlockTimestamp", [at])
+        call = self.market.functions.buy(o.id, quantity)
+        if self.expired(o, at):
+            error = f"OfferExpired(id={o.id}, deadline={self.deadlines[o.maker]})"
+            with pytest.raises(TxError, match=re.escape(error)):
+                self.world.send(taker, call, gas=GAS)
+            return
 
-        receipt = self.world.send(taker, self.market.functions.buy(o.id, quantity))
+        receipt = self.world.send(taker, call, gas=GAS)
 
         buy_token = self.tokens[o.buy]
         transfers = buy_token.events.Transfer().process_receipt(receipt, errors=DISCARD)
@@ -173,13 +105,39 @@ class MarketMachine(RuleBasedStateMachine):
         wrong=st.booleans(),
     )
     def requote(self, data: st.DataObject, new: list[tuple[int, int, int]], wrong: bool) -> None:
+        self.replace_offers(data, new, wrong, None)
+
+    @precondition(lambda self: self.offers)
+    @rule(
+        data=st.data(),
+        new=st.lists(st.tuples(directions, amounts, amounts), max_size=3),
+        wrong=st.booleans(),
+        offset=deadline_offsets,
+    )
+    def requote_until(
+        self,
+        data: st.DataObject,
+        new: list[tuple[int, int, int]],
+        wrong: bool,
+        offset: int | None,
+    ) -> None:
+        self.replace_offers(data, new, wrong, self.deadline_from(offset))
+
+    def replace_offers(
+        self,
+        data: st.DataObject,
+        new: list[tuple[int, int, int]],
+        wrong: bool,
+        deadline: int | None,
+    ) -> None:
+        """`requote`, or `requoteUntil` with `deadline` when it is not None."""
         maker = self.draw_offer(data).maker
         own = sorted(i for i, o in self.offers.items() if o.maker == maker)
         ids = data.draw(
             st.lists(st.sampled_from(own), min_size=1, max_size=4, unique=True), label="cancels"
         )
         cancels = [(i, self.offers[i].remaining) for i in ids]
-        call_specs = [self.spec(*n) for n in new]
+        error = None
         if wrong:
             at = data.draw(st.integers(0, len(cancels) - 1), label="wrong at")
             id_, actual = cancels[at]
@@ -187,17 +145,66 @@ class MarketMachine(RuleBasedStateMachine):
             expected = data.draw(st.sampled_from(others), label="expected")
             cancels[at] = (id_, expected)
             error = f"UnexpectedRemaining(id={id_}, expected={expected}, actual={actual})"
+        specs = [self.spec(*n) for n in new]
+        if deadline is None:
+            call = self.market.functions.requote(cancels, specs)
+        else:
+            call = self.market.functions.requoteUntil(cancels, specs, deadline)
+        if error is not None:
             with pytest.raises(TxError, match=re.escape(error)):
-                self.world.send(maker, self.market.functions.requote(cancels, call_specs))
-            return
+                self.world.send(maker, call)
+            return  # nothing changed, the deadline neither (checked by the invariants)
 
-        receipt = self.world.send(maker, self.market.functions.requote(cancels, call_specs))
+        receipt = self.world.send(maker, call)
 
         for id_ in ids:
             self.move(self.offers[id_].pay, MARKET, maker, self.offers[id_].remaining)
             self.close(id_)
-        for made, spec in zip(self.made(receipt), new, strict=True):
-            self.open_offer(made, maker, spec)
+        if deadline is None:
+            for made, spec in zip(self.made(receipt), new, strict=True):
+                self.open_offer(made, maker, spec)
+        else:
+            self.made_guarded(maker, new, deadline, receipt)
+
+    @rule(
+        maker=st.sampled_from(ACTORS),
+        new=st.lists(st.tuples(directions, amounts, amounts), min_size=1, max_size=3),
+        offset=deadline_offsets,
+    )
+    def offer_until(self, maker: str, new: list[tuple[int, int, int]], offset: int | None) -> None:
+        """Guarded offers without cancels: `requoteUntil([], offers, deadline)`."""
+        deadline = self.deadline_from(offset)
+        specs = [self.spec(*n) for n in new]
+        receipt = self.world.send(maker, self.market.functions.requoteUntil([], specs, deadline))
+        self.made_guarded(maker, new, deadline, receipt)
+
+    @precondition(
+        lambda self: any(o.guarded and self.deadlines[o.maker] for o in self.offers.values())
+    )
+    @rule(data=st.data(), seconds=st.integers(1, 40))
+    def take_after_the_deadline_reverts(self, data: st.DataObject, seconds: int) -> None:
+        """Wait past a guarded offer's deadline and try to take it: the market must refuse."""
+        candidates = [
+            o for _, o in sorted(self.offers.items()) if o.guarded and self.deadlines[o.maker]
+        ]
+        o = data.draw(st.sampled_from(candidates), label="offer")
+        taker = data.draw(st.sampled_from([a for a in ACTORS if a != o.maker]), label="taker")
+        deadline = self.deadlines[o.maker]
+        self.world.chain.rpc("evm_setNextBlockTimestamp", [max(self.now(), deadline) + seconds])
+        error = f"OfferExpired(id={o.id}, deadline={deadline})"
+        with pytest.raises(TxError, match=re.escape(error)):
+            self.world.send(taker, self.market.functions.buy(o.id, o.remaining), gas=GAS)
+
+    @rule(maker=st.sampled_from(ACTORS), offset=deadline_offsets)
+    def set_deadline(self, maker: str, offset: int | None) -> None:
+        deadline = self.deadline_from(offset)
+        receipt = self.world.send(maker, self.market.functions.setDeadline(deadline))
+        self.switched(maker, deadline, receipt)
+
+    @rule(seconds=st.integers(1, 90))
+    def time_passes(self, seconds: int) -> None:
+        self.world.chain.rpc("evm_increaseTime", [seconds])
+        self.world.chain.rpc("evm_mine")
 
     # ------------------------------------------------------------ invariants
 
@@ -227,6 +234,28 @@ class MarketMachine(RuleBasedStateMachine):
         assert [tuple(v) for v in infos] == [self.expected_view(i) for i in model_ids]
 
     @invariant()
+    def switch_equals_model(self) -> None:
+        """Deadlines and takability as modelled; every active offer cancellable by its maker."""
+        now = self.now()
+        live = sorted(self.offers.values(), key=lambda o: o.id)
+        with self.world.w3.batch_requests() as batch:
+            for who in ACTORS:
+                batch.add(self.market.functions.deadlineOf(self.address(who)))
+            for o in live:
+                batch.add(self.market.functions.isTakable(o.id))
+            for o in live:
+                data = self.market.functions.cancel(o.id)._encode_transaction_data()
+                call = {"from": self.address(o.maker), "to": self.market.address, "data": data}
+                batch.add(self.world.w3.eth.call(call))  # type: ignore[arg-type]
+            replies = list(batch.execute())
+
+        assert replies[: len(ACTORS)] == [self.deadlines[who] for who in ACTORS]
+        takable = replies[len(ACTORS) : len(ACTORS) + len(live)]
+        assert takable == [not self.expired(o, now) for o in live]
+        cancelled = replies[len(ACTORS) + len(live) :]
+        assert [int.from_bytes(r, "big") for r in cancelled] == [1] * len(live)  # returns true
+
+    @invariant()
     def pages_list_the_model_offers(self) -> None:
         views: list[tuple[Any, ...]] = []
         cursor = 0
@@ -239,15 +268,6 @@ class MarketMachine(RuleBasedStateMachine):
         for t, token in enumerate(self.tokens):
             paged = sum(v[6] for v in views if v[2] == token.address)
             assert paged == self.balances[t, MARKET]
-
-    def expected_view(self, id_: int) -> tuple[Any, ...]:
-        o = self.offers.get(id_)
-        if o is None:
-            return (id_, ZERO_ADDRESS, ZERO_ADDRESS, ZERO_ADDRESS, 0, 0, 0, 0, 0)
-        pay, buy = self.tokens[o.pay].address, self.tokens[o.buy].address
-        maker = self.address(o.maker)
-        remaining_buy = ceil_div(o.remaining * o.buy_amt, o.pay_amt)
-        return (id_, maker, pay, buy, o.pay_amt, o.buy_amt, o.remaining, remaining_buy, o.timestamp)
 
 
 @pytest.fixture

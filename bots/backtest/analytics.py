@@ -31,7 +31,7 @@ import numpy as np
 
 from bots.backtest.engine import AgentInfo, QuoteView, RunResult
 from bots.backtest.pricepath import YEAR_S
-from bots.market.client import MarketEvent
+from bots.market.events import MarketEvent
 from bots.market.ledger import ConservationResult
 from strategies.money import Token
 

@@ -46,7 +46,7 @@ from bots.devtools.chainconfig import devchain_params
 from bots.devtools.devchain import DevChain, DevChainParams, dev_accounts
 from bots.devtools.network import load_network
 from bots.errors import ChainError
-from bots.market.client import MarketEvent
+from bots.market.events import MarketEvent
 from bots.market.ledger import ConservationResult, conservation
 from strategies.api import LiveOffer
 from strategies.money import Token, offer_price

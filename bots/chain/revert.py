@@ -105,12 +105,16 @@ def revert_data(exc: ContractCustomError | ContractLogicError) -> str | None:
 
 
 def replay_reason(w3: Web3, tx: dict[str, Any], block_number: int) -> str:
-    """Re-run a failed transaction as a call on its parent block to learn why it reverted."""
+    """Re-run a failed transaction as a call to learn why it reverted: on its parent block,
+    then on its own block (that block's timestamp and the state it left), which explains
+    reverts that depend on the time (an expired offer) or on a transaction mined before it in
+    the same block."""
     call = {k: v for k, v in tx.items() if k in ("from", "to", "data", "value", "gas")}
-    try:
-        w3.eth.call(cast(TxParams, call), block_number - 1)
-    except (ContractCustomError, ContractLogicError) as exc:
-        return decode_revert(revert_data(exc))
-    except Web3RPCError as exc:
-        return f"reverted ({rpc_error_message(exc)})"
-    return "reverted on chain (the replay succeeded: state changed in between)"
+    for block in (block_number - 1, block_number):
+        try:
+            w3.eth.call(cast(TxParams, call), block)
+        except (ContractCustomError, ContractLogicError) as exc:
+            return decode_revert(revert_data(exc))
+        except Web3RPCError as exc:
+            return f"reverted ({rpc_error_message(exc)})"
+    return "reverted on chain (the replays succeeded: state changed in between)"

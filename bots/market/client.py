@@ -3,15 +3,14 @@
 Amounts are integers in base units end to end. The chain is the source of truth: the book and
 a bot's own offers are always loaded from the market's paginated views (a handful of
 `eth_call`s however many offers were ever made) and kept current from `LogMake`/`LogTake`/
-`LogKill` logs between loads.
+`LogKill` logs between loads (plus `LogDeadline`/`LogGuard` for the dead-man's switch).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 from eth_abi.abi import decode
 from web3 import Web3
@@ -23,11 +22,20 @@ from web3.utils import get_abi_output_types
 from bots.artifacts import load_artifact
 from bots.chain.transactor import Transactor
 from bots.errors import ChainError
+from bots.market.events import (
+    SWITCH_LOGS,
+    TRADE_LOGS,
+    MarketEvent,
+    SwitchEvent,
+    chain_order,
+    switch_event,
+    trade_event,
+)
 from strategies.api import LiveOffer as Offer
 
 Block = BlockIdentifier
 MAX_UINT = 2**256 - 1
-PAGE_SIZE = 200  # offers per eth_call: ~9 words each, well inside any node's call gas cap
+PAGE_SIZE = 200  # offers per eth_call: ~11 words each, well inside any node's call gas cap
 
 _ERC20_ABI = load_artifact("AssetToken").abi
 
@@ -44,6 +52,8 @@ def offer_from_view(view: Sequence[Any]) -> Offer:
         remaining=int(view[6]),
         remaining_buy=int(view[7]),
         timestamp=int(view[8]),
+        deadline=int(view[9]),
+        guarded=bool(view[10]),
     )
 
 
@@ -55,23 +65,6 @@ class PairView(NamedTuple):
     balances: dict[str, int]  # free base units per token address
     native_wei: int  # gas money
     nonce: int  # transactions the account has mined by that block
-
-
-@dataclass(frozen=True, slots=True)
-class MarketEvent:
-    """One decoded market log, in chain order."""
-
-    kind: Literal["make", "take", "kill"]
-    offer_id: int
-    block_number: int
-    log_index: int
-    maker: str
-    pay_token: str
-    buy_token: str
-    pay_amt: int  # make: offered; take: quantity taken; kill: remaining returned
-    buy_amt: int  # make: asked; take: amount paid to the maker; kill: remaining asked
-    timestamp: int
-    taker: str | None = None
 
 
 class MarketClient:
@@ -124,6 +117,15 @@ class MarketClient:
 
     def spend_for(self, offer_id: int, quantity: int) -> int:
         return int(self.contract.functions.spendFor(offer_id, quantity).call())
+
+    def deadline_of(self, maker: str, block: Block = "latest") -> int:
+        """`maker`'s dead-man's switch deadline (unix seconds; 0 when off)."""
+        (deadline,) = self._call(self.contract, "deadlineOf", (_address(maker),), block)
+        return int(deadline)
+
+    def is_takable(self, offer_id: int, block: Block = "latest") -> bool:
+        """Whether `buy` would accept offer `offer_id` at `block`: active and not expired."""
+        return bool(self.contract.functions.isTakable(offer_id).call(block_identifier=block))
 
     def token(self, address: str) -> Contract:
         """The ERC20 at `address`, built once: building a contract object costs more CPU than
@@ -232,18 +234,47 @@ class MarketClient:
         fn = self.contract.functions.requote(list(cancels), list(offers))
         return made_offer_ids(self.contract, self.transactor.transact(fn))
 
+    def requote_until(
+        self,
+        cancels: Iterable[tuple[int, int]],
+        offers: Iterable[tuple[int, str, int, str]],
+        deadline: int,
+    ) -> list[int]:
+        """`requote`, and set the dead-man's switch to `deadline` (unix seconds; 0: off) with
+        the new offers guarded: the market refuses to let anyone take them after a non-zero
+        deadline. Returns the new ids; raises `ValueError` for a deadline outside uint256."""
+        fn = self.contract.functions.requoteUntil(list(cancels), list(offers), _deadline(deadline))
+        return made_offer_ids(self.contract, self.transactor.transact(fn))
+
+    def set_deadline(self, deadline: int) -> TxReceipt:
+        """Set or refresh the switch's deadline (unix seconds; 0 switches it off; one in the
+        past makes every guarded offer untakable at once). Raises `ValueError` outside uint256.
+        """
+        fn = self.contract.functions.setDeadline(_deadline(deadline))
+        return self.transactor.transact(fn)
+
     # ------------------------------------------------------------------ logs
     def events(self, from_block: int, to_block: int | str = "latest") -> list[MarketEvent]:
         """Market events in `[from_block, to_block]`, in chain order."""
-        decoded: list[MarketEvent] = []
-        for kind, event in (
-            ("make", self.contract.events.LogMake),
-            ("take", self.contract.events.LogTake),
-            ("kill", self.contract.events.LogKill),
-        ):
-            for log in event().get_logs(from_block=from_block, to_block=to_block):
-                decoded.append(_to_event(kind, log))
-        return sorted(decoded, key=lambda e: (e.block_number, e.log_index))
+        decoded = [
+            trade_event(kind, log)
+            for kind, name in TRADE_LOGS.items()
+            for log in self._logs(name, from_block, to_block)
+        ]
+        return sorted(decoded, key=chain_order)
+
+    def switch_events(self, from_block: int, to_block: int | str = "latest") -> list[SwitchEvent]:
+        """Dead-man's switch events (`LogDeadline`, `LogGuard`) in `[from_block, to_block]`, in
+        chain order; merge them with `events` to follow guarded offers (`book.apply_events`)."""
+        decoded = [
+            switch_event(kind, log)
+            for kind, name in SWITCH_LOGS.items()
+            for log in self._logs(name, from_block, to_block)
+        ]
+        return sorted(decoded, key=chain_order)
+
+    def _logs(self, event: str, from_block: int, to_block: int | str) -> Any:
+        return self.contract.events[event]().get_logs(from_block=from_block, to_block=to_block)
 
 
 def escrowed(offers: Iterable[Offer]) -> dict[str, int]:
@@ -264,19 +295,12 @@ def made_offer_ids(market: Contract, receipt: TxReceipt) -> list[int]:
     ]
 
 
-def _to_event(kind: str, log: Any) -> MarketEvent:
-    args = log["args"]
-    is_take = kind == "take"
-    return MarketEvent(
-        kind=kind,  # type: ignore[arg-type]
-        offer_id=int.from_bytes(args["id"], "big"),
-        block_number=int(log["blockNumber"]),
-        log_index=int(log["logIndex"]),
-        maker=Web3.to_checksum_address(args["maker"]),
-        pay_token=Web3.to_checksum_address(args["pay_gem"]),
-        buy_token=Web3.to_checksum_address(args["buy_gem"]),
-        pay_amt=int(args["take_amt"] if is_take else args["pay_amt"]),
-        buy_amt=int(args["give_amt"] if is_take else args["buy_amt"]),
-        timestamp=int(args["timestamp"]),
-        taker=Web3.to_checksum_address(args["taker"]) if is_take else None,
-    )
+def _address(address: str) -> str:
+    return str(Web3.to_checksum_address(address))
+
+
+def _deadline(deadline: int) -> int:
+    """A deadline the contract accepts (uint256 unix seconds), else `ValueError`."""
+    if not 0 <= deadline < 2**256:
+        raise ValueError(f"deadline must be unix seconds (0 switches it off), got {deadline}")
+    return deadline

@@ -15,7 +15,8 @@ from decimal import Decimal
 
 from web3 import Web3
 
-from bots.market.client import MarketClient, MarketEvent, escrowed
+from bots.market.client import MarketClient, escrowed
+from bots.market.events import MarketEvent
 from strategies.money import Token
 
 
