@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from strategies.money import Token, ask_amounts, bid_amounts, offer_price
 
 Side = Literal["bid", "ask"]
+TAKE_MARGIN_S = 30  # seconds a guarded offer must stay takable after the snapshot to be taken
 
 
 class StrategyError(Exception):
@@ -93,6 +94,12 @@ class Snapshot:
     def available(self, token: Token) -> int:
         """Free plus escrowed balance of ``token``: the budget for the desired quotes."""
         return self.free(token) + self.escrowed.get(token.address, 0)
+
+    def is_takable(self, offer: LiveOffer) -> bool:
+        """True when ``offer`` is foreign and still takable ``TAKE_MARGIN_S`` after this block
+        (a take lands in a later block; a guarded offer whose dead-man's switch runs out before
+        that would only revert)."""
+        return self.is_foreign(offer) and offer.takable_at(self.timestamp + TAKE_MARGIN_S)
 
     def is_foreign(self, offer: LiveOffer) -> bool:
         """True when ``offer`` belongs to neither us nor the fleet (safe to take)."""

@@ -71,4 +71,4 @@ class Noise(Strategy[NoiseParams]):
     @staticmethod
     def _can_take(snapshot: Snapshot, offer: LiveOffer) -> bool:
         budget = snapshot.balances.get(offer.buy_token, 0)
-        return snapshot.is_foreign(offer) and min(offer.remaining, affordable(offer, budget)) > 0
+        return snapshot.is_takable(offer) and min(offer.remaining, affordable(offer, budget)) > 0

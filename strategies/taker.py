@@ -39,12 +39,12 @@ class Taker(Strategy[TakerParams]):
         asks = [
             (offer_price(base, quote, o.pay_amt, o.buy_amt), o)
             for o in snapshot.asks
-            if snapshot.is_foreign(o)
+            if snapshot.is_takable(o)
         ]
         bids = [
             (offer_price(base, quote, o.buy_amt, o.pay_amt), o)
             for o in snapshot.bids
-            if snapshot.is_foreign(o)
+            if snapshot.is_takable(o)
         ]
         cheap = sorted(((pr, o.id, o) for pr, o in asks if pr < ref * (1 - edge)))
         rich = sorted(((-pr, o.id, o) for pr, o in bids if pr > ref * (1 + edge)))

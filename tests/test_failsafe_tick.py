@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from bots.chain.rpc import RetryingHTTPProvider, RpcUnreachable
 from bots.chain.transactor import Transactor
-from bots.errors import ForeignTransactionError
+from bots.errors import ForeignTransactionError, TxError
 from bots.market.client import MAX_UINT
 from bots.market.gas import cancel_all_gas
 from bots.service.shutdown import cancel_all
@@ -26,7 +26,7 @@ from strategies.api import NO_REFERENCE, Decision, Quote, Snapshot, Strategy
 from strategies.money import offer_price
 from tests.chainfixtures import TwoAssetMarket, World, rolled_back, two_asset_market
 from tests.faultproxy import FaultPlan, FaultProxy
-from tests.tickrig import FUNDS, GWEI, SIZE, Rig, make_rig, set_base_fee, take
+from tests.tickrig import BND, FUNDS, GWEI, SIZE, Rig, best_ask, make_rig, set_base_fee, take
 
 pytestmark = pytest.mark.chain
 
@@ -311,3 +311,89 @@ def test_a_slow_node_costs_the_tick_its_budget_not_more(
     assert "no answer within 0.5s" in str(raised.value)
     assert "no retry fits in the tick's time budget" in str(raised.value)
     assert sum(fault_proxy.received.values()) == before + 1  # one attempt, not six
+
+
+# --- the dead-man's switch ------------------------------------------------------------------
+
+
+def advance(world: World, seconds: int) -> int:
+    """Move the chain's clock forward and mine a block; its timestamp."""
+    world.chain.rpc("evm_increaseTime", [seconds])
+    world.chain.rpc("evm_mine")
+    return int(world.w3.eth.get_block("latest")["timestamp"])
+
+
+def test_a_bots_offers_are_guarded_by_the_switch_for_offer_ttl_s(book: TwoAssetMarket) -> None:
+    rig = make_rig(book, limits=RiskLimits(offer_ttl_s=300))
+
+    report = rig.tick()
+
+    made_at = int(book.world.w3.eth.get_block("latest")["timestamp"])
+    offers = rig.own()
+    assert len(offers) == 4 and all(o.guarded for o in offers)
+    assert report.execution.refreshed == offers[0].deadline
+    assert made_at <= offers[0].deadline <= made_at + 300
+
+
+def test_offers_of_a_bot_that_stopped_ticking_cannot_be_taken(
+    book: TwoAssetMarket, world: World
+) -> None:
+    rig = make_rig(book, limits=RiskLimits(offer_ttl_s=300))
+    rig.tick()
+    ask = best_ask(rig)
+    advance(world, 301)  # the bot is dead: nobody refreshes its switch
+
+    with pytest.raises(TxError, match="OfferExpired"):
+        take(book, "bob", ask.id, BND)
+    assert rig.own() and not rig.own()[0].takable_at(advance(world, 1))
+
+
+def test_the_switch_is_refreshed_at_half_life_without_a_requote(
+    book: TwoAssetMarket, world: World
+) -> None:
+    rig = make_rig(book, limits=RiskLimits(offer_ttl_s=300))
+    rig.tick()
+    before, nonce = rig.own(), rig.nonce()
+    now = advance(world, 151)
+    rig.clock.now += 151
+    rig.move("100")
+
+    report = rig.tick()
+
+    assert report.outcome == "noop" and report.plan.is_empty
+    assert rig.nonce() == nonce + 1  # one setDeadline, no requote
+    after = rig.own()
+    assert [o.id for o in after] == [o.id for o in before]
+    assert after[0].deadline >= now + 299
+
+
+def test_offers_made_without_the_switch_are_replaced_by_guarded_ones(
+    book: TwoAssetMarket,
+) -> None:
+    rig = make_rig(book, limits=RiskLimits(offer_ttl_s=0))
+    rig.tick()
+    assert not any(o.guarded for o in rig.own())
+    guarded = make_rig(book, limits=RiskLimits(offer_ttl_s=300))
+
+    report = guarded.tick()
+
+    assert len(report.plan.cancels) == 4 and len(report.plan.makes) == 4
+    assert len(guarded.own()) == 4 and all(o.guarded for o in guarded.own())
+
+
+def test_in_a_safety_stop_the_switch_is_left_to_run_out(book: TwoAssetMarket, world: World) -> None:
+    rig = make_rig(book, limits=RiskLimits(offer_ttl_s=300, max_gas_price_wei=GWEI))
+    rig.tick()
+    nonce = rig.nonce()
+    try:
+        set_base_fee(world, 5 * GWEI)  # nothing may be sent
+        advance(world, 200)
+        rig.clock.now += 200
+        rig.move("100")
+
+        report = rig.tick()
+
+        assert "gas_cap" in report.stops and report.execution.refreshed is None
+        assert rig.nonce() == nonce
+    finally:
+        set_base_fee(world, 0)

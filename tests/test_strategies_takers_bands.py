@@ -1,10 +1,11 @@
 """bands keeps in-band offers; taker and noise take foreign offers within their budgets."""
 
+import dataclasses
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from strategies.api import LiveOffer, Snapshot
+from strategies.api import TAKE_MARGIN_S, LiveOffer, Snapshot
 from strategies.bands import Bands, BandsParams
 from strategies.money import take_cost
 from strategies.noise import Noise, NoiseParams
@@ -148,3 +149,14 @@ def test_takers_do_nothing_without_reference_price() -> None:
     for strategy in (taker(), noise(), bands()):
         decision = strategy.decide(snap)
         assert decision.quotes == () and decision.takes == () and decision.reason
+
+
+def test_takers_skip_offers_whose_dead_mans_switch_runs_out_before_a_take_lands() -> None:
+    now = make_snapshot().timestamp
+    cheap = ask_offer(10, Decimal(1950), BASE.one, owner=OTHER)
+    soon = dataclasses.replace(cheap, deadline=now + TAKE_MARGIN_S - 1, guarded=True)
+    later = dataclasses.replace(cheap, id=11, deadline=now + TAKE_MARGIN_S + 1, guarded=True)
+    snap = make_snapshot(asks=(soon, later), fleet=frozenset({FLEET}))
+
+    assert [t.offer_id for t in taker().decide(snap).takes] == [11]
+    assert {t.offer_id for t in noise().decide(snap).takes} <= {11}

@@ -93,10 +93,15 @@ class TimedExecutor(Executor):
     timings: Timings
 
     def execute(
-        self, plan: Plan, takes: Sequence[Take], offers: Sequence[LiveOffer] = ()
+        self,
+        plan: Plan,
+        takes: Sequence[Take],
+        offers: Sequence[LiveOffer] = (),
+        *,
+        deadline: int | None = None,
     ) -> Execution:
         with self.timings.phase("execute (sign, send, receipt)"):
-            return super().execute(plan, takes, offers)
+            return super().execute(plan, takes, offers, deadline=deadline)
 
 
 @dataclass

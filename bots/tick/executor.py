@@ -26,10 +26,12 @@ class Execution:
     taken: list[Take] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     pending: str | None = None  # a transaction sent this tick is still pending (held)
+    refreshed: int | None = None  # the dead-man's switch deadline set this tick
 
     @property
     def sent_anything(self) -> bool:
-        return bool(self.made or self.cancelled or self.taken or self.errors or self.pending)
+        sent = self.made or self.cancelled or self.taken or self.errors or self.pending
+        return bool(sent or self.refreshed)
 
 
 class Executor:
@@ -40,12 +42,22 @@ class Executor:
         self._unlimited: set[str] = set()
 
     def execute(
-        self, plan: Plan, takes: Sequence[Take], offers: Sequence[LiveOffer] = ()
+        self,
+        plan: Plan,
+        takes: Sequence[Take],
+        offers: Sequence[LiveOffer] = (),
+        *,
+        deadline: int | None = None,
     ) -> Execution:
-        """Requote first (pulling stale quotes is the urgent part), then take."""
+        """Requote first (pulling stale quotes is the urgent part), then take.
+
+        With `deadline` (unix seconds) new offers are guarded by the market's dead-man's switch
+        and the switch is set to it (`requoteUntil`): nobody can take them after it unless the
+        bot refreshes it.
+        """
         result = Execution()
         if not plan.is_empty:
-            self._requote(plan, result)
+            self._requote(plan, result, deadline)
         by_id = {offer.id: offer for offer in offers}
         for take in takes:
             if result.pending is not None:
@@ -65,7 +77,19 @@ class Executor:
             return str(exc)
         return None
 
-    def _requote(self, plan: Plan, result: Execution) -> None:
+    def refresh_deadline(self, deadline: int) -> Execution:
+        """Move the dead-man's switch to `deadline` so the guarded offers stay takable."""
+        result = Execution()
+        try:
+            self.market.set_deadline(deadline)
+            result.refreshed = deadline
+        except TxPending as exc:
+            result.pending = str(exc)
+        except TxError as exc:
+            result.errors.append(str(exc))
+        return result
+
+    def _requote(self, plan: Plan, result: Execution, deadline: int | None) -> None:
         needed: defaultdict[str, int] = defaultdict(int)
         for quote in plan.makes:
             needed[quote.pay_token] += quote.pay_amt
@@ -78,7 +102,12 @@ class Executor:
                 batch_cancels = cancels[:MAX_ACTIONS_PER_TX]
                 room = MAX_ACTIONS_PER_TX - len(batch_cancels)
                 batch_specs = specs[:room]
-                result.made += self.market.requote(batch_cancels, batch_specs)
+                if deadline is not None and batch_specs:
+                    made = self.market.requote_until(batch_cancels, batch_specs, deadline)
+                    result.refreshed = deadline
+                else:
+                    made = self.market.requote(batch_cancels, batch_specs)
+                result.made += made
                 result.cancelled += [offer_id for offer_id, _ in batch_cancels]
                 cancels, specs = cancels[len(batch_cancels) :], specs[len(batch_specs) :]
         except TxPending as exc:

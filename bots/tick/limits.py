@@ -47,12 +47,25 @@ class RiskLimits(_Section):
     post_only: bool = Field(
         default=True, description="Drop quotes that would cross the best opposite offer."
     )
+    offer_ttl_s: int = Field(
+        default=300,
+        ge=0,
+        le=30 * 86_400,
+        description="Dead-man's switch: offers become untakable this long after the bot last"
+        " refreshed it (refreshed at half-life); 0: off, offers stay takable until cancelled.",
+    )
     max_loss: Price | None = Field(
         default=None, description="Kill switch: P&L since start below -max_loss (quote tokens)."
     )
     max_drawdown: Price | None = Field(
         default=None, description="Kill switch: P&L this far below its peak (quote tokens)."
     )
+
+    @model_validator(mode="after")
+    def _ttl_outlives_a_block(self) -> RiskLimits:
+        if 0 < self.offer_ttl_s < 10:
+            raise ValueError("offer_ttl_s must be 0 (off) or at least 10 seconds")
+        return self
 
     @model_validator(mode="after")
     def _band_is_a_band(self) -> RiskLimits:

@@ -21,7 +21,7 @@ import structlog
 
 from bots.errors import OtcmmError
 from bots.feeds.sources import FeedError, PriceFeed, PriceReading
-from bots.tick.executor import Executor
+from bots.tick.executor import Execution, Executor
 from bots.tick.limits import RiskLimits
 from bots.tick.observer import TickMetrics
 from bots.tick.pnl import PnlTracker
@@ -97,7 +97,10 @@ class Bot:
         try:
             guarded = guard(decision, snapshot, self.limits, conditions)
             plan, takes = self._plan(guarded, snapshot)
-            execution = self.executor.execute(plan, takes, (*snapshot.bids, *snapshot.asks))
+            deadline = self._deadline(snapshot)
+            offers = (*snapshot.bids, *snapshot.asks)
+            execution = self.executor.execute(plan, takes, offers, deadline=deadline)
+            self._keep_switch_alive(guarded, plan, execution, snapshot)
         except OtcmmError:
             raise
         except Exception as exc:  # building or encoding the quotes failed: pull them
@@ -161,11 +164,40 @@ class Bot:
     def _plan(self, guarded: Guarded, snapshot: Snapshot) -> tuple[Plan, tuple[Take, ...]]:
         if not guarded.may_send:
             return Plan(keep=snapshot.own_offers, cancels=(), makes=()), ()
-        plan = reconcile(guarded.decision.quotes, snapshot.own_offers, self.tolerance)
+        live = snapshot.own_offers
+        unguarded: tuple[tuple[int, int], ...] = ()
+        if self.limits.offer_ttl_s:  # offers without the switch are replaced
+            live = tuple(o for o in snapshot.own_offers if o.guarded)
+            unguarded = tuple((o.id, o.remaining) for o in snapshot.own_offers if not o.guarded)
+        plan = reconcile(guarded.decision.quotes, live, self.tolerance)
+        plan = dataclasses.replace(plan, cancels=plan.cancels + unguarded)
         if not guarded.may_add_risk:
             return Plan(keep=plan.keep, cancels=plan.cancels, makes=()), ()
         makes = _affordable(plan, snapshot)
         return dataclasses.replace(plan, makes=makes), guarded.decision.takes
+
+
+    def _deadline(self, snapshot: Snapshot) -> int | None:
+        """The dead-man's switch deadline for offers made now (None: switch not used)."""
+        ttl = self.limits.offer_ttl_s
+        return snapshot.timestamp + ttl if ttl else None
+
+    def _keep_switch_alive(
+        self, guarded: Guarded, plan: Plan, execution: Execution, snapshot: Snapshot
+    ) -> None:
+        """Refresh the switch when the kept offers are past half their time to live. Not in a
+        safety stop or with a transaction pending: then the offers run out, as meant."""
+        ttl = self.limits.offer_ttl_s
+        kept = [offer for offer in plan.keep if offer.guarded]
+        if not ttl or not kept or not guarded.may_add_risk or execution.pending:
+            return
+        if execution.refreshed is not None:
+            return
+        if min(offer.deadline for offer in kept) - snapshot.timestamp >= ttl // 2:
+            return
+        refresh = self.executor.refresh_deadline(snapshot.timestamp + ttl)
+        execution.refreshed, execution.pending = refresh.refreshed, refresh.pending
+        execution.errors += refresh.errors
 
 
 def _affordable(plan: Plan, snapshot: Snapshot) -> tuple[Quote, ...]:
