@@ -28,6 +28,8 @@ from bots.service.shutdown import cancel_all
 from bots.service.state import AccountInUse, AccountLock, KillSwitchFile, state_dir
 from bots.tick.executor import Execution
 from bots.tick.pnl import KillSwitchTripped
+from bots.tick.reconcile import Plan
+from bots.tick.report import TickReport
 from strategies.api import LiveOffer
 
 ADDRESS = "0x" + "ab" * 20
@@ -108,9 +110,10 @@ class FakeBot:
     def __init__(self, view: FakeView, executor: FakeExecutor, raises: list[Exception]):
         self.view, self.executor, self.raises = view, executor, list(raises)
 
-    def tick(self) -> None:
+    def tick(self) -> TickReport:
         if self.raises:
             raise self.raises.pop(0)
+        return TickReport(0, "noop", Plan((), (), ()), Execution())
 
 
 class FakeTransactor:

@@ -203,7 +203,7 @@ def test_metrics_count_what_the_runner_reports() -> None:
     m.tx_mined("requote", 120_000)
     m.tx_sent("requote")
     m.tx_mined("requote", 80_000)
-    m.tx_failed("requote")
+    m.tx_failed("requote", "UnexpectedRemaining")
     m.set_book(bids=3, asks=2)
     m.set_inventory("WETH", Decimal("1.25"))
     m.set_mark_to_market(Decimal("5000.5"))
@@ -217,7 +217,7 @@ def test_metrics_count_what_the_runner_reports() -> None:
     assert value(m, "otcmm_decisions_total", outcome="quote") == 2
     assert value(m, "otcmm_decisions_total", outcome="safety_stop") == 0
     assert value(m, "otcmm_tx_sent_total", label="requote") == 2
-    assert value(m, "otcmm_tx_failed_total", label="requote") == 1
+    assert value(m, "otcmm_tx_failed_total", label="requote", reason="UnexpectedRemaining") == 1
     assert value(m, "otcmm_tx_gas_used_total", label="requote") == 200_000
     assert value(m, "otcmm_live_offers", side="bid") == 3
     assert value(m, "otcmm_live_offers", side="ask") == 2

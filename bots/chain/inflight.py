@@ -39,6 +39,7 @@ class TxEvent:
     nonce: int
     gas_used: int | None = None
     raw_tx: bytes | None = None
+    reason: str | None = None  # "failed" only: out_of_gas, refused, or the custom error's name
 
 
 @dataclass

@@ -5,6 +5,10 @@ and mining. A bot killed in that gap may leave a transaction the node has since 
 restarted node forgets its pool). On start the bot rebroadcasts every journaled transaction
 whose nonce the chain has not used yet, waits for them to settle, and only then reads its
 offers: so it never re-creates offers that a pending transaction is about to create.
+
+The file stays small while the bot runs: once it grows past `max_bytes` it is rewritten
+(atomically) with only the entries still open, so its size stays below `max_bytes` plus the
+open entries (a bot holds one transaction at a time, a few versions when fees were bumped).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from bots.errors import ConfigError
+
+DEFAULT_MAX_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,41 +35,63 @@ class JournalEntry:
 class TxJournal:
     """JSON lines: `sent` entries carry the signed raw transaction, `done` entries close them."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.path = path
+        self.max_bytes = max_bytes
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ConfigError(f"cannot create journal directory {path.parent}: {exc}") from None
+        self._open, self._used = _fold(self._records())
+        self._size = path.stat().st_size if path.exists() else 0
+
+    @property
+    def size(self) -> int:
+        """Bytes in the file now."""
+        return self._size
 
     def sent(self, nonce: int, tx_hash: str, raw_tx: bytes, label: str) -> None:
-        record = {"e": "sent", "nonce": nonce, "hash": tx_hash, "raw": raw_tx.hex(), "label": label}
-        self._append(record)
+        entry = JournalEntry(nonce, tx_hash, raw_tx, label)
+        self._append(_sent_record(entry))
+        self._open[tx_hash] = entry
 
-    def done(self, tx_hash: str) -> None:
-        self._append({"e": "done", "hash": tx_hash})
+    def done(self, tx_hash: str, used_nonce: int | None = None) -> None:
+        """Close `tx_hash`; `used_nonce` when it was mined (any other version of that nonce is
+        dead then: it can never mine)."""
+        record: dict[str, object] = {"e": "done", "hash": tx_hash}
+        if used_nonce is not None:
+            record["nonce"] = used_nonce
+            self._used = max(self._used, used_nonce)
+        self._append(record)
+        self._open.pop(tx_hash, None)
+        if self._size > self.max_bytes:
+            self._rewrite()
 
     def open_entries(self, chain_nonce: int) -> list[JournalEntry]:
         """Sent, never closed, and with a nonce the chain has not used: worth rebroadcasting."""
-        open_: dict[str, JournalEntry] = {}
-        for record in self._records():
-            if record.get("e") == "sent":
-                entry = JournalEntry(
-                    int(record["nonce"]),
-                    str(record["hash"]),
-                    bytes.fromhex(str(record["raw"])),
-                    str(record.get("label", "")),
-                )
-                open_[entry.tx_hash] = entry
-            elif record.get("e") == "done":
-                open_.pop(str(record.get("hash")), None)
-        return sorted((e for e in open_.values() if e.nonce >= chain_nonce), key=lambda e: e.nonce)
+        live = (e for e in self._open.values() if e.nonce >= chain_nonce and e.nonce > self._used)
+        return sorted(live, key=lambda e: e.nonce)
 
     def compact(self) -> None:
         """Start afresh once everything journaled has settled, so the file stays small."""
+        self._open, self._used = {}, -1
+        self._write([])
+
+    def _rewrite(self) -> None:
+        """Keep only what a restart could still need: open entries of unused nonces."""
+        keep = [e for e in self._open.values() if e.nonce > self._used]
+        self._open = {e.tx_hash: e for e in keep}
+        self._write([_sent_record(e) for e in keep])
+
+    def _write(self, records: list[dict[str, object]]) -> None:
+        text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        tmp.write_text("", encoding="utf-8")
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, self.path)
+        self._size = len(text.encode())
 
     def _records(self) -> list[dict[str, Any]]:
         try:
@@ -79,7 +107,39 @@ class TxJournal:
         return records
 
     def _append(self, record: dict[str, object]) -> None:
+        line = json.dumps(record, separators=(",", ":")) + "\n"
         with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record, separators=(",", ":")) + "\n")
+            handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
+        self._size += len(line.encode())
+
+
+def _sent_record(entry: JournalEntry) -> dict[str, object]:
+    return {
+        "e": "sent",
+        "nonce": entry.nonce,
+        "hash": entry.tx_hash,
+        "raw": entry.raw_tx.hex(),
+        "label": entry.label,
+    }
+
+
+def _fold(records: list[dict[str, Any]]) -> tuple[dict[str, JournalEntry], int]:
+    """Open entries by hash, and the highest nonce known to be used, from the file's records."""
+    open_: dict[str, JournalEntry] = {}
+    used = -1
+    for record in records:
+        if record.get("e") == "sent":
+            entry = JournalEntry(
+                int(record["nonce"]),
+                str(record["hash"]),
+                bytes.fromhex(str(record["raw"])),
+                str(record.get("label", "")),
+            )
+            open_[entry.tx_hash] = entry
+        elif record.get("e") == "done":
+            open_.pop(str(record.get("hash")), None)
+            if isinstance(record.get("nonce"), int):
+                used = max(used, int(record["nonce"]))
+    return open_, used

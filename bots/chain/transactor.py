@@ -29,9 +29,11 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxParams, TxReceipt
 
 from bots.artifacts import Artifact
+from bots.chain.failure import mined_failure
 from bots.chain.fees import Fees, GasPriceCapExceeded, bump_within_cap, check_cap, current_fees
 from bots.chain.inflight import InFlight, TxEvent, TxEventKind
-from bots.chain.revert import decode_revert, replay_reason, revert_data
+from bots.chain.nonces import Nonces
+from bots.chain.revert import decode_revert, revert_data
 from bots.chain.rpc import budget_left
 from bots.chain.txpool import SendResult, first_receipt, is_known, pending_count, send_raw
 from bots.errors import ForeignTransactionError, TxError, TxPending
@@ -40,7 +42,8 @@ __all__ = ["Fees", "GasPriceCapExceeded", "Transactor", "TxEvent", "current_fees
 
 GAS_MARGIN_NUM, GAS_MARGIN_DEN = 5, 4  # estimate * 1.25: state can move before mining
 MAX_SEND_ATTEMPTS = 3  # signatures per send when the pool says the nonce is taken
-RECEIPT_POLL_S = 0.05
+RECEIPT_POLL_S = 0.05  # the first receipt poll: automining dev chains answer at once
+MAX_RECEIPT_POLL_S = 0.5  # polls slow down by half each time up to this (PoA blocks: seconds)
 IDLE_POLL_S = 0.2
 
 
@@ -80,39 +83,34 @@ class Transactor:
         self.max_fee_bumps = max_fee_bumps
         self.on_event = on_event
         self.fee_ttl_s = fee_ttl_s
-        self.strict_nonces = strict_nonces
         self._fees: tuple[Fees, float] | None = None  # (fees, when looked up: monotonic)
         self._chain_id = int(w3.eth.chain_id)
-        self._next_nonce: int | None = None
-        self._accounted: int | None = None  # nonces below this are ours or known to us
+        self._nonces = Nonces(account.address, strict=strict_nonces)
         self._held: InFlight | None = None
 
     # ------------------------------------------------------------------ nonces
+    @property
+    def strict_nonces(self) -> bool:
+        return self._nonces.strict
+
+    @strict_nonces.setter
+    def strict_nonces(self, strict: bool) -> None:
+        self._nonces.strict = strict
+
     def resync_nonce(self) -> int:
         """Take the nonce from the node's pending count: after restarts or foreign sends."""
         pending = int(self.w3.eth.get_transaction_count(self.address, "pending"))
-        self._account_for(pending)
-        self._next_nonce = pending
-        return pending
+        return self._nonces.synced(pending)
 
     def relax_nonces(self) -> None:
         """Leave strict mode and resync on the next send: after a foreign transaction was
         detected, the bot must still be able to pull its offers with the next free nonce."""
-        self.strict_nonces = False
-        self._next_nonce = None
+        self._nonces.relax()
 
     def check_chain_nonce(self, mined: int) -> None:
         """Raise `ForeignTransactionError` when the chain shows more transactions of this account
         than this transactor has signed or known of (strict mode only)."""
-        self._account_for(mined)
-
-    def _account_for(self, nonce: int) -> None:
-        if self.strict_nonces and self._accounted is not None and nonce > self._accounted:
-            raise ForeignTransactionError(
-                f"account {self.address} has {nonce} transactions but this process accounts for "
-                f"{self._accounted}: another process or wallet is sending from it"
-            )
-        self._accounted = max(self._accounted or 0, nonce)
+        self._nonces.account_for(mined)
 
     def pending_count(self) -> int:
         """How many transactions of this account wait in the node's pool."""
@@ -143,21 +141,24 @@ class Transactor:
             raise TxError(f"rebroadcast: transaction is from {sender}, not {self.address}")
         tx_hash = Web3.keccak(raw_tx).to_0x_hex()
         result, message = self._send_raw(raw_tx, tx_hash)
-        self._next_nonce = None
+        self._nonces.next = None
         if result == "other":
             raise TxError(f"rebroadcast: node refused {tx_hash}: {message}", tx_hash)
         return tx_hash if result in ("accepted", "already_known") else None
 
     # ------------------------------------------------------------------ sending
-    def transact(self, call: ContractFunction, *, gas: int | None = None) -> TxReceipt:
+    def transact(
+        self, call: ContractFunction, *, gas: int | None = None, headroom: int = 0
+    ) -> TxReceipt:
         """Send a contract call and wait for a successful receipt.
 
-        Without `gas`, the limit is the node's estimate plus a margin (see `send`); the
+        Without `gas`, the limit is the node's estimate plus 25% plus `headroom` (gas the call
+        may need beyond the estimate if other transactions land first in its block); the
         calldata is encoded here so web3 never fills in a bare estimate.
         """
         tx = self._base_tx(gas)
         tx.update(to=call.address, data=call._encode_transaction_data(), value=0)
-        return self.send(tx, label=call.fn_name)
+        return self.send(tx, label=call.fn_name, headroom=headroom)
 
     def deploy(self, artifact: Artifact, *args: Any) -> tuple[Contract, TxReceipt]:
         """Deploy `artifact` with constructor `args`; return the bound contract and receipt."""
@@ -175,14 +176,19 @@ class Transactor:
         return self.send(tx, label="send value")
 
     def send(
-        self, tx: TxParams | Mapping[str, Any], *, label: str, wait_s: float | None = None
+        self,
+        tx: TxParams | Mapping[str, Any],
+        *,
+        label: str,
+        wait_s: float | None = None,
+        headroom: int = 0,
     ) -> TxReceipt:
         """Sign, send and wait up to `wait_s` (default `receipt_timeout_s`) for the receipt.
 
         Fills in what `tx` lacks: chain id, sender, current fees and gas (the node's estimate
-        plus 25%). The nonce is always this transactor's own. Raises `TxError` on refusal or
-        revert, `GasPriceCapExceeded` for fees above the cap, and `TxPending` when the receipt
-        did not come in time or an earlier transaction is still held.
+        plus 25% plus `headroom`). The nonce is always this transactor's own. Raises `TxError` on
+        refusal or revert, `GasPriceCapExceeded` for fees above the cap, and `TxPending` when the
+        receipt did not come in time or an earlier transaction is still held.
         """
         if self._held is not None:
             held = self._held
@@ -190,7 +196,7 @@ class Transactor:
                 f"{label}: not sent, {held.label} (nonce {held.nonce}) is still pending",
                 held.latest_hash,
             )
-        prepared = self._prepare(tx, label)
+        prepared = self._prepare(tx, label, headroom)
         flight = self._submit(prepared, label)
         wait = self._wait(self.receipt_timeout_s if wait_s is None else wait_s)
         try:
@@ -236,7 +242,9 @@ class Transactor:
         left = budget_left(self.w3)
         return wait_s if left is None else max(0.0, min(wait_s, left - RECEIPT_POLL_S))
 
-    def _prepare(self, tx: TxParams | Mapping[str, Any], label: str) -> dict[str, Any]:
+    def _prepare(
+        self, tx: TxParams | Mapping[str, Any], label: str, headroom: int = 0
+    ) -> dict[str, Any]:
         prepared = {key: value for key, value in tx.items() if key != "nonce"}
         prepared["chainId"] = self._chain_id
         prepared.setdefault("from", self.address)
@@ -250,18 +258,17 @@ class Transactor:
                 estimate = int(self.w3.eth.estimate_gas(cast(TxParams, prepared)))
             except (ContractCustomError, ContractLogicError) as exc:
                 raise TxError(f"{label}: {decode_revert(revert_data(exc))}") from None
-            prepared["gas"] = estimate * GAS_MARGIN_NUM // GAS_MARGIN_DEN
+            prepared["gas"] = estimate * GAS_MARGIN_NUM // GAS_MARGIN_DEN + headroom
         return prepared
 
     def _submit(self, tx: dict[str, Any], label: str) -> InFlight:
         """Sign with our next nonce and send, re-signing while the pool says it is taken."""
         message = ""
         for _ in range(MAX_SEND_ATTEMPTS):
-            nonce = self.resync_nonce() if self._next_nonce is None else self._next_nonce
+            nonce = self.resync_nonce() if self._nonces.next is None else self._nonces.next
             signed = self._sign(tx, nonce)
             tx_hash, raw = signed.hash.to_0x_hex(), bytes(signed.raw_transaction)
-            self._account_for(nonce)
-            self._accounted = max(self._accounted or 0, nonce + 1)  # signed: ours from now on
+            self._nonces.signed(nonce)  # ours from now on, whether or not the node answers
             self._emit("signed", label, tx_hash, nonce, raw_tx=raw)
             flight = InFlight(
                 label,
@@ -279,32 +286,34 @@ class Transactor:
                 self._held = flight  # the node may have it though its answer was lost
                 raise
             if result in ("accepted", "already_known"):
-                self._next_nonce = nonce + 1
+                self._nonces.next = nonce + 1
                 self._emit("sent", label, tx_hash, nonce, raw_tx=raw)
                 return flight
-            if result == "nonce_too_low" and self.strict_nonces:
-                self._emit("failed", label, tx_hash, nonce)
+            if result == "nonce_too_low" and self._nonces.strict:
+                self._emit("failed", label, tx_hash, nonce, reason="foreign_nonce")
                 raise ForeignTransactionError(
                     f"{label}: nonce {nonce} of {self.address} was used by a transaction this "
                     "process did not sign: another process or wallet is sending from it"
                 )
             self.resync_nonce()
             if result == "other":
-                self._emit("failed", label, tx_hash, nonce)
+                self._emit("failed", label, tx_hash, nonce, reason="refused")
                 raise TxError(f"{label}: node refused the transaction: {message}")
-        self._emit("failed", label, tx_hash, nonce)
+        self._emit("failed", label, tx_hash, nonce, reason="refused")
         raise TxError(f"{label}: node refused {MAX_SEND_ATTEMPTS} nonces in a row: {message}")
 
     def _send_raw(self, raw_tx: bytes, tx_hash: str) -> tuple[SendResult, str]:
         try:
             return send_raw(self.w3, raw_tx, tx_hash)
         except Exception:
-            self._next_nonce = None  # the node may or may not have it now: ask it next time
+            self._nonces.next = None  # the node may or may not have it now: ask it next time
             raise
 
     def _chase(self, flight: InFlight, deadline: float) -> TxReceipt | None:
         """Poll for a receipt of any version until `deadline`, replacing the transaction while
-        it is stuck and rebroadcasting it when the node has forgotten it; None if not mined."""
+        it is stuck and rebroadcasting it when the node has forgotten it; None if not mined.
+        Polls start every 50 ms and slow down to every 0.5 s: a few calls per block, not 20."""
+        pause = RECEIPT_POLL_S
         while (receipt := first_receipt(self.w3, flight.hashes)) is None:
             now = time.monotonic()
             if now >= deadline:
@@ -314,7 +323,8 @@ class Transactor:
             elif flight.check_due(now) and not is_known(self.w3, flight.latest_hash):
                 self._send_raw(flight.latest_raw, flight.latest_hash)  # a restarted node
                 self._emit("rebroadcast", flight.label, flight.latest_hash, flight.nonce)
-            time.sleep(min(RECEIPT_POLL_S, max(0.0, deadline - now)))
+            time.sleep(min(pause, max(0.0, deadline - now)))
+            pause = min(pause * 3 / 2, MAX_RECEIPT_POLL_S)
         return receipt
 
     def _replace(self, flight: InFlight) -> None:
@@ -340,9 +350,10 @@ class Transactor:
         tx_hash = receipt["transactionHash"].to_0x_hex()
         gas_used = int(receipt["gasUsed"])
         if receipt["status"] != 1:
-            self._emit("failed", flight.label, tx_hash, flight.nonce, gas_used=gas_used)
-            reason = replay_reason(self.w3, flight.tx, receipt["blockNumber"])
-            raise TxError(f"{flight.label}: {reason} (tx {tx_hash})", tx_hash)
+            failure = mined_failure(self.w3, flight.tx, receipt)
+            kind, label, nonce = failure.kind, flight.label, flight.nonce
+            self._emit("failed", label, tx_hash, nonce, gas_used=gas_used, reason=kind)
+            raise TxError(f"{flight.label}: {failure.text} (tx {tx_hash})", tx_hash)
         self._emit("mined", flight.label, tx_hash, flight.nonce, gas_used=gas_used)
         return receipt
 
@@ -358,9 +369,10 @@ class Transactor:
         *,
         gas_used: int | None = None,
         raw_tx: bytes | None = None,
+        reason: str | None = None,
     ) -> None:
         if self.on_event is not None:
-            self.on_event(TxEvent(kind, label, tx_hash, nonce, gas_used, raw_tx))
+            self.on_event(TxEvent(kind, label, tx_hash, nonce, gas_used, raw_tx, reason))
 
     def _current_fees(self) -> Fees:
         now = time.monotonic()

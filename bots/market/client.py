@@ -8,7 +8,7 @@ a bot's own offers are always loaded from the market's paginated views (a handfu
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -31,6 +31,7 @@ from bots.market.events import (
     switch_event,
     trade_event,
 )
+from bots.market.gas import TAKE_HEADROOM, race_headroom
 from strategies.api import LiveOffer as Offer
 
 Block = BlockIdentifier
@@ -214,14 +215,17 @@ class MarketClient:
     def make(self, pay_amt: int, pay_token: str, buy_amt: int, buy_token: str) -> int:
         """Escrow `pay_amt` and offer it for `buy_amt`; return the new offer's id."""
         fn = self.contract.functions.offer(pay_amt, pay_token, buy_amt, buy_token)
-        receipt = self.transactor.transact(fn)
+        headroom = race_headroom(0, {(pay_token, buy_token): 1})
+        receipt = self.transactor.transact(fn, headroom=headroom)
         return made_offer_ids(self.contract, receipt)[0]
 
     def take(self, offer_id: int, quantity: int) -> TxReceipt:
-        return self.transactor.transact(self.contract.functions.buy(offer_id, quantity))
+        fn = self.contract.functions.buy(offer_id, quantity)
+        return self.transactor.transact(fn, headroom=TAKE_HEADROOM)
 
     def cancel(self, offer_id: int) -> TxReceipt:
-        return self.transactor.transact(self.contract.functions.cancel(offer_id))
+        fn = self.contract.functions.cancel(offer_id)
+        return self.transactor.transact(fn, headroom=race_headroom(1, {}))
 
     def requote(
         self,
@@ -231,8 +235,10 @@ class MarketClient:
         """Atomically cancel `(id, expected_remaining)` pairs and make `(pay, payToken, buy,
         buyToken)` offers; return the new ids. Reverts as a whole if any cancelled offer no
         longer has its expected remaining amount."""
-        fn = self.contract.functions.requote(list(cancels), list(offers))
-        return made_offer_ids(self.contract, self.transactor.transact(fn))
+        cancels, offers = list(cancels), list(offers)
+        fn = self.contract.functions.requote(cancels, offers)
+        receipt = self.transactor.transact(fn, headroom=_requote_headroom(cancels, offers))
+        return made_offer_ids(self.contract, receipt)
 
     def requote_until(
         self,
@@ -243,8 +249,10 @@ class MarketClient:
         """`requote`, and set the dead-man's switch to `deadline` (unix seconds; 0: off) with
         the new offers guarded: the market refuses to let anyone take them after a non-zero
         deadline. Returns the new ids; raises `ValueError` for a deadline outside uint256."""
-        fn = self.contract.functions.requoteUntil(list(cancels), list(offers), _deadline(deadline))
-        return made_offer_ids(self.contract, self.transactor.transact(fn))
+        cancels, offers = list(cancels), list(offers)
+        fn = self.contract.functions.requoteUntil(cancels, offers, _deadline(deadline))
+        receipt = self.transactor.transact(fn, headroom=_requote_headroom(cancels, offers))
+        return made_offer_ids(self.contract, receipt)
 
     def set_deadline(self, deadline: int) -> TxReceipt:
         """Set or refresh the switch's deadline (unix seconds; 0 switches it off; one in the
@@ -304,3 +312,10 @@ def _deadline(deadline: int) -> int:
     if not 0 <= deadline < 2**256:
         raise ValueError(f"deadline must be unix seconds (0 switches it off), got {deadline}")
     return deadline
+
+
+def _requote_headroom(
+    cancels: list[tuple[int, int]], offers: list[tuple[int, str, int, str]]
+) -> int:
+    pairs = Counter((pay_token, buy_token) for _, pay_token, _, buy_token in offers)
+    return race_headroom(len(cancels), dict(pairs))

@@ -17,6 +17,12 @@ MAKE_IN_REQUOTE = 100_000  # two fresh slots, a window rollover, the pair slot, 
 TAKE = 180_000  # buy: offer slots, two token transfers with fresh balance slots, the deadline
 MAX_ACTIONS_PER_TX = 60  # cancels + makes per requote: ~6M gas at most, far inside a block
 
+# What a transaction can need beyond its estimate when other transactions land before it in the
+# same block (the estimate ran on the state before them). Measured by tests that force each one.
+WINDOW_ROLLOVER = 22_100  # a make opens a new 64-offer window: the old bits go to an empty word
+COLD_WINDOW_WORD = 5_000  # an offer left the newest window: its bit is in a cold bitmap word
+WINDOW = 64
+
 
 def requote_gas(cancels: int, makes: int, tokens: int = 2) -> int:
     """Upper bound of the gas of re-quoting `cancels` offers into `makes` new ones, split into
@@ -32,3 +38,15 @@ def requote_gas(cancels: int, makes: int, tokens: int = 2) -> int:
 def cancel_all_gas(offers: int, tokens: int = 2) -> int:
     """Upper bound of the gas of cancelling `offers` own offers (conditional requotes)."""
     return requote_gas(offers, 0, tokens)
+
+
+def race_headroom(cancels: int, makes_per_pair: dict[tuple[str, str], int]) -> int:
+    """Gas a requote (or a single make or cancel) may need beyond its estimate when others
+    trade on the same pairs first in its block: each cancelled offer may have left the newest
+    window (`COLD_WINDOW_WORD`), and each pair's makes may open new windows
+    (`WINDOW_ROLLOVER`, once more per 64 makes)."""
+    rollovers = sum(1 + makes // WINDOW for makes in makes_per_pair.values() if makes)
+    return cancels * COLD_WINDOW_WORD + rollovers * WINDOW_ROLLOVER
+
+
+TAKE_HEADROOM = COLD_WINDOW_WORD  # a full take clears the offer's bit, maybe in a cold word

@@ -85,6 +85,12 @@ class RuntimeConfig(_Section):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     journal: Path | None = None
+    journal_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=4096,
+        le=1 << 30,
+        description="Rewrite the journal with only its open entries once it grows past this.",
+    )
     receipt_timeout_s: float = Field(default=60.0, gt=0)
     stuck_after_s: float | None = Field(default=30.0, gt=0)
     shutdown_timeout_s: float = Field(default=60.0, gt=0)

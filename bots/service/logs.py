@@ -142,6 +142,9 @@ def _route_stdlib(out: TextIO, level: int, shared: list[Processor], tail: list[P
     root.setLevel(level)
     for name in _NOISY_LIBRARIES:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
+    # Its "skipped: maximum number of running instances reached" warnings would flood the log
+    # whenever ticks overrun; the service counts those itself (otcmm_ticks_skipped_total).
+    logging.getLogger("apscheduler").setLevel(max(level, logging.ERROR))
 
 
 def get_logger(name: str | None = None) -> FilteringBoundLogger:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from types import FrameType
 
 import structlog
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -32,7 +33,7 @@ from bots.service.health import HealthServer
 from bots.service.shutdown import cancel_all
 from bots.service.state import KillSwitchFile
 from bots.tick.pnl import KillSwitchTripped
-from bots.tick.runner import Bot
+from bots.tick.runner import Bot, TickReport
 
 log = structlog.get_logger("otcmm.service")
 
@@ -58,6 +59,7 @@ class Service:
         self.stopping = threading.Event()
         self.exit_code = 0
         self.failures = 0
+        self.tx_failures = 0  # ticks in a row whose every transaction failed
         self._seen: set[tuple[str, str, int]] = set()
         interval = process.config.tick_interval_s
         self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)})
@@ -70,6 +72,7 @@ class Service:
             misfire_grace_time=max(1, int(interval * 10)),
             next_run_time=datetime.now(UTC),
         )
+        self.scheduler.add_listener(self._skipped, EVENT_JOB_MAX_INSTANCES)
 
     def _tick(self) -> None:
         if self.stopping.is_set():
@@ -79,16 +82,38 @@ class Service:
         self._beat()
         try:
             with tick_budget(self.process.transactor.w3, self.process.config.tick_budget_s()):
-                self.process.bot.tick()
+                report = self.process.bot.tick()
         except (ForeignTransactionError, KillSwitchTripped) as exc:
             self._fatal(exc)
         except Exception as exc:  # noqa: BLE001 - a failed tick is reported; the next one tries
             self._failed(exc)
         else:
             self.failures = 0
-            if self.health:
-                self.health.set_ready(True)
+            self._ran(report)
         self._beat()
+
+    def _ran(self, report: TickReport) -> None:
+        """A tick that ran: ready, unless every transaction of the last ticks that sent failed."""
+        execution = report.execution
+        if execution.all_failed:
+            self.tx_failures += 1
+        elif execution.sent_anything and not execution.pending:
+            self.tx_failures = 0
+        limit = self.process.config.runtime.unready_after_failures
+        if self.health is None:
+            return
+        if self.tx_failures >= limit:
+            why = execution.errors[-1] if execution.errors else "failed"
+            self.health.set_ready(
+                False, f"every transaction of {self.tx_failures} ticks in a row failed: {why}"
+            )
+        else:
+            self.health.set_ready(True)
+
+    def _skipped(self, _event: object) -> None:
+        """A tick came due while the last one still ran: counted, logged at debug level."""
+        self.process.bot.metrics.tick_skipped()
+        log.debug("tick skipped: the previous one is still running")
 
     def _beat(self) -> None:
         if self.health:

@@ -35,6 +35,16 @@ class BotMetrics:
         reg = self.registry
         self._ticks = Counter("otcmm_ticks_total", "Ticks started.", registry=reg)
         self._tick_errors = Counter("otcmm_tick_errors_total", "Ticks that raised.", registry=reg)
+        self._ticks_skipped = Counter(
+            "otcmm_ticks_skipped_total",
+            "Ticks that came due while the previous one still ran (not run).",
+            registry=reg,
+        )
+        self._tick_tx_failures = Counter(
+            "otcmm_tick_tx_failures_total",
+            "Ticks that ran but whose every transaction failed (see otcmm_tx_failed_total).",
+            registry=reg,
+        )
         self._tick_duration = Histogram(
             "otcmm_tick_duration_seconds", "Tick wall time.", buckets=_TICK_BUCKETS, registry=reg
         )
@@ -49,7 +59,11 @@ class BotMetrics:
         )
         self._tx_sent = Counter("otcmm_tx_sent_total", "Txs sent.", ["label"], registry=reg)
         self._tx_failed = Counter(
-            "otcmm_tx_failed_total", "Txs reverted or not mined.", ["label"], registry=reg
+            "otcmm_tx_failed_total",
+            "Txs reverted on chain or refused by the node, by why (reason: out_of_gas, refused,"
+            " or the market's custom error).",
+            ["label", "reason"],
+            registry=reg,
         )
         self._tx_gas = Counter(
             "otcmm_tx_gas_used_total", "Gas used by mined txs.", ["label"], registry=reg
@@ -87,12 +101,18 @@ class BotMetrics:
         """Counted at the start, so a tick that wedges still shows up."""
         self._ticks.inc()
 
-    def tick_finished(self, duration_s: float, ok: bool) -> None:
-        """Stamp the end time whether or not the tick succeeded; failures are counted apart."""
+    def tick_finished(self, duration_s: float, ok: bool, txs_failed: bool = False) -> None:
+        """Stamp the end time whether or not the tick succeeded. A tick that raised (`ok`
+        false) and one whose transactions all failed are counted apart."""
         self._tick_duration.observe(duration_s)
         self._last_tick.set(self._clock())
         if not ok:
             self._tick_errors.inc()
+        if txs_failed:
+            self._tick_tx_failures.inc()
+
+    def tick_skipped(self) -> None:
+        self._ticks_skipped.inc()
 
     def decision(self, outcome: str) -> None:
         self._decisions.labels(outcome=outcome).inc()
@@ -109,8 +129,8 @@ class BotMetrics:
         """Call for every mined tx, reverted ones included: their gas was paid too."""
         self._tx_gas.labels(label=label).inc(gas_used)
 
-    def tx_failed(self, label: str) -> None:
-        self._tx_failed.labels(label=label).inc()
+    def tx_failed(self, label: str, reason: str = "unknown") -> None:
+        self._tx_failed.labels(label=label, reason=reason).inc()
 
     def set_book(self, bids: int, asks: int) -> None:
         self._offers.labels(side="bid").set(bids)

@@ -60,7 +60,8 @@ def build(
     if isinstance(w3.provider, RetryingHTTPProvider):
         w3.provider.on_request = lambda _method: metrics.rpc_call()
     check_connection(w3, config.chain_id)
-    journal = TxJournal(config.runtime.journal) if config.runtime.journal else None
+    runtime = config.runtime
+    journal = TxJournal(runtime.journal, runtime.journal_max_bytes) if runtime.journal else None
     transactor = Transactor(
         w3,
         account,
@@ -121,13 +122,19 @@ def _tx_observer(metrics: BotMetrics, journal: TxJournal | None) -> Callable[[Tx
         elif event.kind == "mined":
             metrics.tx_mined(event.label, event.gas_used or 0)
             if journal is not None:
-                journal.done(event.tx_hash)
+                journal.done(event.tx_hash, used_nonce=event.nonce)
         else:
-            metrics.tx_failed(event.label)
-            if journal is not None:
-                journal.done(event.tx_hash)
+            metrics.tx_failed(event.label, event.reason or "unknown")
+            if event.gas_used:
+                metrics.tx_mined(event.label, event.gas_used)  # a revert's gas is paid too
+            if journal is not None:  # mined and reverted: its nonce is used; refused: not
+                journal.done(event.tx_hash, used_nonce=event.nonce if event.gas_used else None)
         structlog.get_logger("otcmm.tx").debug(
-            "tx " + event.kind, label=event.label, tx_hash=event.tx_hash, nonce=event.nonce
+            "tx " + event.kind,
+            label=event.label,
+            tx_hash=event.tx_hash,
+            nonce=event.nonce,
+            reason=event.reason,
         )
 
     return observe

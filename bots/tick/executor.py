@@ -29,6 +29,12 @@ class Execution:
     refreshed: int | None = None  # the dead-man's switch deadline set this tick
 
     @property
+    def all_failed(self) -> bool:
+        """Transactions were sent and none of them went through."""
+        went_through = self.made or self.cancelled or self.taken or self.refreshed is not None
+        return bool(self.errors) and not went_through
+
+    @property
     def sent_anything(self) -> bool:
         sent = self.made or self.cancelled or self.taken or self.errors or self.pending
         return bool(sent or self.refreshed)

@@ -16,7 +16,11 @@ class TickMetrics(Protocol):
 
     def tick_started(self) -> None: ...
 
-    def tick_finished(self, duration_s: float, ok: bool) -> None: ...
+    def tick_finished(self, duration_s: float, ok: bool, txs_failed: bool = False) -> None:
+        """`ok`: the tick ran to the end; `txs_failed`: it sent and every transaction failed."""
+
+    def tick_skipped(self) -> None:
+        """A tick came due while the previous one was still running."""
 
     def decision(self, outcome: str) -> None: ...
 

@@ -81,7 +81,8 @@ class Bot:
             raise
         finally:
             structlog.contextvars.unbind_contextvars("tick")
-        self.metrics.tick_finished(time.monotonic() - started, ok=not report.execution.errors)
+        failed = report.execution.all_failed
+        self.metrics.tick_finished(time.monotonic() - started, ok=True, txs_failed=failed)
         return report
 
     def _tick(self, tick: int) -> TickReport:
@@ -175,7 +176,6 @@ class Bot:
             return Plan(keep=plan.keep, cancels=plan.cancels, makes=()), ()
         makes = _affordable(plan, snapshot)
         return dataclasses.replace(plan, makes=makes), guarded.decision.takes
-
 
     def _deadline(self, snapshot: Snapshot) -> int | None:
         """The dead-man's switch deadline for offers made now (None: switch not used)."""
