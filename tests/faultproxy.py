@@ -37,7 +37,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections import Counter, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
@@ -104,9 +104,16 @@ class FaultProxy:
     """A threaded HTTP proxy in front of `upstream` that injects the faults of a `FaultPlan`."""
 
     def __init__(
-        self, upstream: str, plan: FaultPlan | None = None, host: str = "127.0.0.1", port: int = 0
+        self,
+        upstream: str,
+        plan: FaultPlan | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        rewrite: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.upstream = upstream
+        self.rewrite = rewrite  # edits each single answer object (also inside batches) in place
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.configure(plan or FaultPlan())
@@ -205,7 +212,18 @@ class FaultProxy:
             return 502, b"upstream unreachable"
         with self._lock:
             self.forwarded.update(exchange.methods)
+        if self.rewrite is not None and status == 200:
+            body = self._rewritten(body)
         return status, body
+
+    def _rewritten(self, body: bytes) -> bytes:
+        """The node's answer after `rewrite` saw every answer object: another node's dialect."""
+        assert self.rewrite is not None
+        answer = json.loads(body)
+        for item in answer if isinstance(answer, list) else [answer]:
+            if isinstance(item, dict):
+                self.rewrite(item)
+        return json.dumps(answer).encode()
 
     def _damage(
         self, kind: str | None, exchange: _Exchange, status: int, answer: bytes

@@ -7,6 +7,7 @@ from web3.contract import Contract
 
 from bots.chain.transactor import Transactor
 from bots.errors import ChainError, TxError
+from bots.market.approvals import Approvals
 from bots.market.book import apply_events
 from bots.market.client import MarketClient
 from strategies.api import LiveOffer
@@ -24,8 +25,8 @@ def setup(world: World) -> tuple[World, Contract, Contract, MarketClient, Market
     alice = MarketClient(world.w3, market.address, world.tx["alice"])
     bob = MarketClient(world.w3, market.address, world.tx["bob"])
     for client in (alice, bob):
-        client.ensure_allowance(base.address, 10**9)
-        client.ensure_allowance(quote.address, 10**9)
+        Approvals(client).ensure(base.address, 10**9)
+        Approvals(client).ensure(quote.address, 10**9)
     return world, base, quote, alice, bob
 
 

@@ -148,9 +148,11 @@ def make_rig(
     *,
     raw_feed: bool = False,
     rpc_url: str | None = None,
+    decimals: tuple[int | None, int | None] = (None, None),
 ) -> Rig:
     """Wire a bot the way `bots.service.process.build` does, with the test's feed and clock
-    (and node: `rpc_url`, by default the session's anvil)."""
+    (and node: `rpc_url`, by default the session's anvil; `decimals` as configured for tokens
+    without `decimals()`)."""
     limits = limits or RiskLimits()
     metrics = BotMetrics()
     w3 = connect(rpc_url or book.world.chain.url)
@@ -161,7 +163,8 @@ def make_rig(
         w3, account, receipt_timeout_s=30, gas_price_cap_wei=limits.max_gas_price_wei
     )
     market = MarketClient(w3, book.market.address, transactor)
-    base, quote = load_token(market, book.bnd.address), load_token(market, book.usd.address)
+    base = load_token(market, book.bnd.address, decimals[0])
+    quote = load_token(market, book.usd.address, decimals[1])
     clock = ManualClock()
     source = ManualFeed(Decimal(100), clock.now)
     feed: PriceFeed = source

@@ -26,6 +26,7 @@ import requests
 from eth_typing import URI
 from web3 import Web3
 from web3.exceptions import Web3Exception, Web3RPCError
+from web3.middleware import ExtraDataToPOAMiddleware
 from web3.providers.rpc import HTTPProvider
 from web3.types import RPCEndpoint, RPCResponse
 
@@ -275,13 +276,20 @@ def connect(
     `deadline_s` (optional) bounds one call with all its retries: see `RetryingHTTPProvider`.
     Does not contact the node; call `check_connection` for that. Raises `ConfigError` for a
     URL that is not http(s) or settings out of range.
+
+    Blocks of any PoA client are read: geth Clique, Besu QBFT/IBFT2 put a 65-byte seal in
+    `extraData` (97 bytes in all), which web3 refuses by default (`ExtraDataLengthError`); its
+    `ExtraDataToPOAMiddleware` moves that field to `proofOfAuthorityData`, which otcmm never
+    reads. AuRa (Nethermind, OpenEthereum) and anvil blocks pass through unchanged.
     """
     if urlsplit(rpc_url).scheme not in ("http", "https"):
         raise ConfigError(f"RPC URL must start with http:// or https://: {redact_url(rpc_url)}")
     provider = RetryingHTTPProvider(
         rpc_url, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, deadline_s=deadline_s
     )
-    return Web3(provider)
+    w3 = Web3(provider)
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    return w3
 
 
 def check_connection(w3: Web3, expected_chain_id: int | None) -> int:

@@ -30,6 +30,8 @@ class MarketRef:
     base: str
     quote: str
     chain_id: int | None = None
+    base_decimals: int | None = None  # for tokens without decimals()
+    quote_decimals: int | None = None
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -52,11 +54,14 @@ def _market_ref(args: argparse.Namespace) -> MarketRef:
         "quote": args.quote,
     }
     chain_id = None
+    decimals = {"base_decimals": args.base_decimals, "quote_decimals": args.quote_decimals}
     if args.config is not None:
         from bots.service.config import load_config
 
         config = load_config(args.config)
         chain_id = config.chain_id
+        for key in decimals:
+            decimals[key] = decimals[key] if decimals[key] is not None else getattr(config, key)
         for key in values:
             values[key] = values[key] or getattr(config, key)
     missing = [f"--{k.replace('_', '-')}" for k, v in values.items() if not v]
@@ -65,7 +70,7 @@ def _market_ref(args: argparse.Namespace) -> MarketRef:
     for key in ("market", "base", "quote"):
         if not Web3.is_address(values[key]):
             raise ConfigError(f"--{key}: {values[key]!r} is not an address")
-    return MarketRef(chain_id=chain_id, **values)
+    return MarketRef(chain_id=chain_id, **values, **decimals)
 
 
 def _reader(ref: MarketRef) -> tuple[MarketClient, Token, Token]:
@@ -76,7 +81,8 @@ def _reader(ref: MarketRef) -> tuple[MarketClient, Token, Token]:
     w3 = connect(ref.rpc_url, retries=2)  # an operator at a terminal wants a quick answer
     check_connection(w3, ref.chain_id)
     market = MarketClient(w3, ref.market)
-    return market, load_token(market, ref.base), load_token(market, ref.quote)
+    base = load_token(market, ref.base, ref.base_decimals)
+    return market, base, load_token(market, ref.quote, ref.quote_decimals)
 
 
 def _cmd_book(args: argparse.Namespace) -> int:
@@ -173,6 +179,14 @@ def _market_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--market", help="OtcMarket contract address")
     p.add_argument("--base", help="base token address (what is bought and sold)")
     p.add_argument("--quote", help="quote token address (what prices are in)")
+    for side in ("base", "quote"):
+        p.add_argument(
+            f"--{side}-decimals",
+            type=int,
+            choices=range(78),
+            metavar="N",
+            help=f"decimals of a {side} token that has no decimals() (EIP-20 makes it optional)",
+        )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

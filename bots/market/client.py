@@ -204,14 +204,6 @@ class MarketClient:
             raise ChainError("this market client is read-only: it has no signing account")
         return self._tx
 
-    def ensure_allowance(self, token: str, needed: int) -> TxReceipt | None:
-        """Approve the market for unlimited spending when the allowance is below `needed`."""
-        erc20 = self.token(token)
-        owner = self.transactor.address
-        if int(erc20.functions.allowance(owner, self.market_address).call()) >= needed:
-            return None
-        return self.transactor.transact(erc20.functions.approve(self.market_address, MAX_UINT))
-
     def make(self, pay_amt: int, pay_token: str, buy_amt: int, buy_token: str) -> int:
         """Escrow `pay_amt` and offer it for `buy_amt`; return the new offer's id."""
         fn = self.contract.functions.offer(pay_amt, pay_token, buy_amt, buy_token)

@@ -114,6 +114,12 @@ class BotConfig(BaseSettings):
     market: str = ""
     base: str
     quote: str
+    base_decimals: int | None = Field(
+        default=None, ge=0, le=77, description="Only for a base token without decimals()."
+    )
+    quote_decimals: int | None = Field(
+        default=None, ge=0, le=77, description="Only for a quote token without decimals()."
+    )
     fleet: tuple[str, ...] = ()
     tick_interval_s: float = Field(default=5.0, gt=0)
     keystore: KeystoreConfig

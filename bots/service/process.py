@@ -74,7 +74,8 @@ def build(
     )
     market = MarketClient(w3, config.market, transactor)
     _require_contract(w3, config.market, "market")
-    base, quote = load_token(market, config.base), load_token(market, config.quote)
+    base = load_token(market, config.base, config.base_decimals)
+    quote = load_token(market, config.quote, config.quote_decimals)
     view = ChainView(market, base, quote, account.address, config.fleet)
     bot = Bot(
         view=view,

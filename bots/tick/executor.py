@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bots.errors import TxError, TxPending
-from bots.market.client import MAX_UINT, MarketClient
+from bots.market.approvals import Approvals
+from bots.market.client import MarketClient
 from bots.market.gas import MAX_ACTIONS_PER_TX
 from bots.tick.reconcile import Plan
-from strategies.api import LiveOffer, Take
+from strategies.api import LiveOffer, Quote, Take
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Executor:
 
     def __init__(self, market: MarketClient) -> None:
         self.market = market
-        self._unlimited: set[str] = set()
+        self.approvals = Approvals(market)
 
     def execute(
         self,
@@ -96,14 +97,10 @@ class Executor:
         return result
 
     def _requote(self, plan: Plan, result: Execution, deadline: int | None) -> None:
-        needed: defaultdict[str, int] = defaultdict(int)
-        for quote in plan.makes:
-            needed[quote.pay_token] += quote.pay_amt
-        specs = [(q.pay_amt, q.pay_token, q.buy_amt, q.buy_token) for q in plan.makes]
+        makes = self._approved(plan.makes, result)
+        specs = [(q.pay_amt, q.pay_token, q.buy_amt, q.buy_token) for q in makes]
         cancels = list(plan.cancels)
         try:
-            for token, amount in needed.items():
-                self._approve(token, amount)
             while cancels or specs:
                 batch_cancels = cancels[:MAX_ACTIONS_PER_TX]
                 room = MAX_ACTIONS_PER_TX - len(batch_cancels)
@@ -121,23 +118,34 @@ class Executor:
         except TxError as exc:
             result.errors.append(str(exc))
 
+    def _approved(self, makes: Sequence[Quote], result: Execution) -> list[Quote]:
+        """The makes whose pay token the market may pull; a token whose approval fails loses
+        only its own makes (the other side's quotes and every cancel still go out)."""
+        needed: defaultdict[str, int] = defaultdict(int)
+        for quote in makes:
+            needed[quote.pay_token] += quote.pay_amt
+        refused: set[str] = set()
+        for token, amount in needed.items():
+            try:
+                self.approvals.ensure(token, amount)
+            except TxPending as exc:
+                result.pending = str(exc)
+                return []
+            except TxError as exc:
+                result.errors.append(str(exc))
+                refused.add(token)
+        return [quote for quote in makes if quote.pay_token not in refused]
+
     def _take(self, take: Take, offer: LiveOffer | None, result: Execution) -> None:
         try:
             if offer is not None:
-                self._approve(offer.buy_token, take.expected_spend)
+                self.approvals.ensure(offer.buy_token, take.expected_spend)
             self.market.take(take.offer_id, take.quantity)
             result.taken.append(take)
         except TxPending as exc:
             result.pending = str(exc)
         except TxError as exc:
             result.errors.append(str(exc))
-
-    def _approve(self, token: str, amount: int) -> None:
-        """Approve once for good: an unlimited allowance is not spent down by OpenZeppelin."""
-        if token in self._unlimited:
-            return
-        self.market.ensure_allowance(token, max(amount, MAX_UINT // 2))
-        self._unlimited.add(token)
 
     def cancel_all(self, offers: Sequence[LiveOffer]) -> Execution:
         """Pull `offers` (conditional on their remaining amount, like any cancel we send)."""
