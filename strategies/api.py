@@ -16,7 +16,15 @@ from typing import ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from strategies.money import Token, ask_amounts, bid_amounts, offer_price
+from strategies.money import (
+    PRICE_TOLERANCE,
+    Token,
+    ask_amounts,
+    bid_amounts,
+    fit_ask,
+    fit_bid,
+    offer_price,
+)
 
 Side = Literal["bid", "ask"]
 TAKE_MARGIN_S = 30  # seconds a guarded offer must stay takable after the snapshot to be taken
@@ -28,6 +36,11 @@ class StrategyError(Exception):
 
 class StrategyConfigError(StrategyError, ValueError):
     """A strategy name or its params are invalid; the message is ready to show a user."""
+
+
+class DustQuote(StrategyError, ValueError):
+    """No size up to the one asked for makes an offer priced within the tolerance
+    (:data:`strategies.money.PRICE_TOLERANCE`): the amounts would be dust at this price."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,16 +141,52 @@ class Quote:
             raise ValueError(f"quote amounts must be positive: {self.pay_amt}, {self.buy_amt}")
 
     @classmethod
-    def ask(cls, base: Token, quote: Token, size: int, price: Decimal | Fraction) -> Quote:
-        """Sell ``size`` base units at no less than ``price``."""
-        pay, buy = ask_amounts(base, quote, size, price)
-        return cls("ask", pay, buy, base, quote)
+    def ask(
+        cls,
+        base: Token,
+        quote: Token,
+        size: int,
+        price: Decimal | Fraction,
+        tolerance: Fraction | None = PRICE_TOLERANCE,
+    ) -> Quote:
+        """Sell at most ``size`` base units at no less than ``price`` and no more than
+        ``tolerance`` above it: ``size`` itself when rounding allows, else a little less
+        (:func:`~strategies.money.fit_ask`). Raises :class:`DustQuote` when nothing fits.
+
+        ``tolerance=None`` sells exactly ``size`` with the quote amount rounded up, however far
+        above ``price`` that lands.
+        """
+        if tolerance is None:
+            pay, buy = ask_amounts(base, quote, size, price)
+            return cls("ask", pay, buy, base, quote)
+        fitted = fit_ask(base, quote, size, price, tolerance)
+        if fitted is None:
+            raise DustQuote(_dust("ask", base, quote, size, price, tolerance))
+        return cls("ask", *fitted, base, quote)
 
     @classmethod
-    def bid(cls, base: Token, quote: Token, size: int, price: Decimal | Fraction) -> Quote:
-        """Buy ``size`` base units paying no more than ``price`` (raises if it is dust)."""
-        pay, buy = bid_amounts(base, quote, size, price)
-        return cls("bid", pay, buy, base, quote)
+    def bid(
+        cls,
+        base: Token,
+        quote: Token,
+        size: int,
+        price: Decimal | Fraction,
+        tolerance: Fraction | None = PRICE_TOLERANCE,
+    ) -> Quote:
+        """Buy at most ``size`` base units paying no more than ``price`` and no less than
+        ``tolerance`` below it (:func:`~strategies.money.fit_bid`). Raises :class:`DustQuote`
+        when nothing fits.
+
+        ``tolerance=None`` buys exactly ``size`` with the quote amount rounded down, however far
+        below ``price`` that lands (a ``ValueError`` when it rounds to 0).
+        """
+        if tolerance is None:
+            pay, buy = bid_amounts(base, quote, size, price)
+            return cls("bid", pay, buy, base, quote)
+        fitted = fit_bid(base, quote, size, price, tolerance)
+        if fitted is None:
+            raise DustQuote(_dust("bid", base, quote, size, price, tolerance))
+        return cls("bid", *fitted, base, quote)
 
     @property
     def pay_token(self) -> str:
@@ -156,6 +205,17 @@ class Quote:
         """Exact quote-per-base price in whole tokens."""
         quote_amt = self.buy_amt if self.side == "ask" else self.pay_amt
         return offer_price(self.base, self.quote, self.base_amt, quote_amt)
+
+
+def _dust(
+    side: Side, base: Token, quote: Token, size: int, price: Decimal | Fraction, tol: Fraction
+) -> str:
+    exact = Fraction(price)
+    shown = Decimal(exact.numerator) / Decimal(exact.denominator)
+    return (
+        f"{side} of {size} {base.symbol} base units at {shown:.8g} {quote.symbol}"
+        f" cannot be priced within {float(tol * 10_000):g} bp: the amounts are too small"
+    )
 
 
 @dataclass(frozen=True, slots=True)

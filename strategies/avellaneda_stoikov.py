@@ -7,20 +7,26 @@ with ``s`` the reference price, ``q`` the base inventory over target in whole to
 ``tau`` the seconds left in the current horizon window (chain time modulo ``horizon_seconds``).
 The bid sits at ``r - delta/2`` and the ask at ``r + delta/2``, but never closer to (or across)
 the reference than ``min_edge_bps``: with a large inventory the model would otherwise bid above
-the fair price, which on an escrow book just hands arbitrageurs the difference. The model is
-float maths; its outputs become exact prices once, and :mod:`strategies.money` rounds amounts.
+the fair price, which on an escrow book just hands arbitrageurs the difference.
+
+Only the model's two terms, ``gamma * sigma^2 * tau`` and ``(2 / gamma) * ln(1 + gamma / k)``,
+are float maths; they become exact fractions once and everything else (the reservation price
+with any inventory, the quotes) is exact, with :mod:`strategies.money` rounding the amounts.
+The params are validated so that both terms, and ``delta`` at the full horizon, are finite and
+no wider than the highest price an offer can carry: every accepted parameter set gives finite
+quotes for every snapshot.
 """
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from fractions import Fraction
 from typing import ClassVar
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from strategies._ladder import ask_ladder, bid_ladder
+from strategies._ladder import ask_ladder, bid_ladder, min_quote_size
 from strategies.api import NO_REFERENCE, Decision, Snapshot, Strategy
 from strategies.money import bps
 
@@ -30,11 +36,20 @@ class AvellanedaStoikovParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    gamma: float = Field(gt=0, description="Risk aversion.")
-    sigma: float = Field(ge=0, description="Price volatility per sqrt(second), quote per base.")
-    k: float = Field(gt=0, description="Order-arrival decay: higher k means a denser book.")
+    gamma: float = Field(gt=0, allow_inf_nan=False, description="Risk aversion.")
+    sigma: float = Field(
+        ge=0, allow_inf_nan=False, description="Price volatility per sqrt(second), quote per base."
+    )
+    k: float = Field(
+        gt=0, allow_inf_nan=False, description="Order-arrival decay: higher k, denser book."
+    )
     horizon_seconds: int = Field(gt=0, description="Length of the inventory horizon window.")
     size: int = Field(gt=0, description="Base units per side.")
+    min_size: int | None = Field(
+        default=None,
+        gt=0,
+        description="Smallest quote posted, base units; default: a tenth of size, rounded up.",
+    )
     target_base_inventory: int = Field(default=0, ge=0, description="Base units held at q = 0.")
     max_base_inventory: int | None = Field(
         default=None, gt=0, description="No bids once base holdings reach this (base units)."
@@ -45,6 +60,21 @@ class AvellanedaStoikovParams(BaseModel):
         lt=10_000,
         description="Keep each quote at least this far from the reference on its own side.",
     )
+
+    @model_validator(mode="after")
+    def _finite_model(self) -> AvellanedaStoikovParams:
+        if self.min_size is not None and self.min_size > self.size:
+            raise ValueError("min_size must not exceed size")
+        try:
+            risk, depth = model_terms(self.gamma, self.sigma, self.k, self.horizon_seconds)
+        except OverflowError as exc:
+            raise ValueError(f"{exc} is not a finite number: choose realistic values") from None
+        if risk + depth > WIDEST_SPREAD:
+            raise ValueError(
+                f"gamma, sigma, k and horizon_seconds give a spread of {risk + depth:.3g} at the"
+                f" full horizon: no offer can carry a price above {WIDEST_SPREAD:.3g}"
+            )
+        return self
 
 
 class AvellanedaStoikov(Strategy[AvellanedaStoikovParams]):
@@ -58,28 +88,62 @@ class AvellanedaStoikov(Strategy[AvellanedaStoikovParams]):
             return NO_REFERENCE
         p = self.params
         holdings = snapshot.available(snapshot.base)
-        q = float(snapshot.base.whole(holdings - p.target_base_inventory))
-        reservation, delta = self.quotes(float(snapshot.reference_price), q, snapshot.timestamp)
+        q = snapshot.base.whole(holdings - p.target_base_inventory)
         ref = Fraction(snapshot.reference_price)
+        reservation, delta = self.quotes(ref, q, snapshot.timestamp)
         edge = bps(p.min_edge_bps)
-        bid = min(_exact(reservation - delta / 2), ref * (1 - edge))
-        ask = max(_exact(reservation + delta / 2), ref * (1 + edge))
+        bid = min(reservation - delta / 2, ref * (1 - edge))
+        ask = max(reservation + delta / 2, ref * (1 + edge))
         room = None if p.max_base_inventory is None else max(0, p.max_base_inventory - holdings)
         base, quote = snapshot.base, snapshot.quote
-        bids = bid_ladder(base, quote, [bid], p.size, snapshot.available(quote), room)
-        asks = ask_ladder(base, quote, [ask], p.size, holdings)
-        return Decision(quotes=tuple(bids + asks), reason=f"r={reservation:.6g} delta={delta:.6g}")
+        smallest = min_quote_size(p.size, p.min_size)
+        bids = bid_ladder(base, quote, [bid], p.size, snapshot.available(quote), room, smallest)
+        asks = ask_ladder(base, quote, [ask], p.size, holdings, smallest)
+        reason = f"r={_show(reservation)} delta={_show(delta)}"
+        return Decision(quotes=tuple(bids + asks), reason=reason)
 
-    def quotes(self, mid: float, q: float, timestamp: int) -> tuple[float, float]:
-        """Reservation price and full optimal spread for inventory ``q`` at chain ``timestamp``."""
+    def quotes(
+        self, mid: Fraction | float, q: Fraction | float, timestamp: int
+    ) -> tuple[Fraction, Fraction]:
+        """Reservation price and full optimal spread for inventory ``q`` (whole base tokens over
+        target) at chain ``timestamp``; exact fractions, finite for every finite input."""
         p = self.params
         tau = p.horizon_seconds - timestamp % p.horizon_seconds
-        risk = p.gamma * p.sigma**2 * tau
-        reservation = mid - q * risk
-        delta = risk + (2 / p.gamma) * float(np.log1p(p.gamma / p.k))
-        return reservation, delta
+        risk, depth = model_terms(p.gamma, p.sigma, p.k, tau)
+        exact_risk = _exact(risk)
+        return Fraction(mid) - Fraction(q) * exact_risk, exact_risk + _exact(depth)
 
 
-def _exact(price: float) -> Fraction:
-    """A model price as an exact fraction, via its shortest decimal repr (stable and readable)."""
-    return Fraction(Decimal(repr(price)))
+WIDEST_SPREAD = float(2**96 * 10**18)
+"""~7.9e46 quote per base: the highest price an offer can carry (2^96 - 1 quote units for one
+base unit of an 18-decimal token, quote with 0 decimals). A wider model spread is never quotable."""
+
+
+def model_terms(gamma: float, sigma: float, k: float, tau: int) -> tuple[float, float]:
+    """``(gamma * sigma^2 * tau, (2 / gamma) * ln(1 + gamma / k))``, the model's float terms.
+
+    Raises ``OverflowError`` naming the term that is not a finite float. Both grow with ``tau``
+    or not at all, so params that pass at ``tau = horizon_seconds`` pass at every tick.
+    """
+    try:
+        risk = gamma * sigma**2 * tau
+    except OverflowError:
+        risk = math.inf
+    if not math.isfinite(risk):
+        raise OverflowError("gamma * sigma^2 * horizon_seconds")
+    depth = (2 / gamma) * math.log1p(gamma / k)
+    if not math.isfinite(depth):
+        raise OverflowError("(2 / gamma) * ln(1 + gamma / k)")
+    if not math.isfinite(risk + depth):
+        raise OverflowError("the spread")
+    return risk, depth
+
+
+def _exact(value: float) -> Fraction:
+    """A finite model float as an exact fraction, via its shortest decimal repr (stable)."""
+    return Fraction(Decimal(repr(value)))
+
+
+def _show(value: Fraction) -> str:
+    """Six significant digits of any fraction (a float conversion could overflow)."""
+    return f"{Decimal(value.numerator) / Decimal(value.denominator):.6g}"

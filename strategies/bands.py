@@ -22,7 +22,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from strategies.api import NO_REFERENCE, Decision, LiveOffer, Quote, Snapshot, Strategy
-from strategies.money import Token, bid_amounts, max_base_for_quote, offer_price
+from strategies.money import Token, fit_ask, fit_bid, max_base_for_quote, offer_price
 
 
 class Band(BaseModel):
@@ -136,14 +136,19 @@ def _restate(side: Literal["bid", "ask"], offer: LiveOffer, s: Snapshot) -> Quot
 def _new_quote(
     side: Literal["bid", "ask"], band: Band, amount: int, ref: Fraction, base: Token, quote: Token
 ) -> Quote | None:
-    """A new offer paying at most ``amount`` at the band's ``avg_margin``, or None if dust."""
+    """A new offer paying at most ``amount`` at the band's ``avg_margin``, priced within
+    :data:`~strategies.money.PRICE_TOLERANCE` of it; None if that is dust (below
+    ``dust_cutoff``, or too small to be priced within the tolerance)."""
     if amount < max(1, band.dust_cutoff):
         return None
     margin = Fraction(band.avg_margin)
     if side == "ask":
-        return Quote.ask(base, quote, amount, ref * (1 + margin))
+        fitted = fit_ask(base, quote, amount, ref * (1 + margin))
+        if fitted is None or fitted[0] < max(1, band.dust_cutoff):
+            return None
+        return Quote("ask", *fitted, base, quote)
     price = ref * (1 - margin)
-    pay, buy = bid_amounts(base, quote, max_base_for_quote(base, quote, amount, price), price)
-    if pay < max(1, band.dust_cutoff) or buy <= 0:
+    fitted = fit_bid(base, quote, max_base_for_quote(base, quote, amount, price), price)
+    if fitted is None or fitted[0] < max(1, band.dust_cutoff):
         return None
-    return Quote("bid", pay, buy, base, quote)
+    return Quote("bid", *fitted, base, quote)

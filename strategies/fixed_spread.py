@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from strategies._ladder import ask_ladder, bid_ladder, clamp
+from strategies._ladder import ask_ladder, bid_ladder, clamp, min_quote_size
 from strategies.api import NO_REFERENCE, Decision, Snapshot, Strategy
 from strategies.money import bps
 
@@ -21,6 +21,12 @@ class FixedSpreadParams(BaseModel):
     levels: int = Field(default=1, ge=1, le=50, description="Quotes per side.")
     level_spacing_bps: int = Field(default=10, ge=0, description="Extra distance per level.")
     size: int = Field(gt=0, description="Base units per level.")
+    min_size: int | None = Field(
+        default=None,
+        gt=0,
+        description="Smallest quote posted, base units (a leftover below it is dust and stays"
+        " unquoted); default: a tenth of size, rounded up.",
+    )
     target_base_inventory: int = Field(
         default=0, ge=0, description="Base holdings (free + escrowed) the skew steers towards."
     )
@@ -42,6 +48,8 @@ class FixedSpreadParams(BaseModel):
 
     @model_validator(mode="after")
     def _bids_stay_positive(self) -> FixedSpreadParams:
+        if self.min_size is not None and self.min_size > self.size:
+            raise ValueError("min_size must not exceed size")
         widest = self.spread_bps / 2 + (self.levels - 1) * self.level_spacing_bps
         if widest + self.max_skew_bps >= 10_000:
             raise ValueError("spread, levels and skew would push the deepest bid to price <= 0")
@@ -55,7 +63,9 @@ class FixedSpread(Strategy[FixedSpreadParams]):
 
     When base holdings exceed the target, both prices shift down (sell more eagerly, buy less
     eagerly), and up when below; the shift is linear in the imbalance up to ``skew_range`` and
-    capped at ``max_skew_bps``. Quotes never escrow more than free + escrowed balance.
+    capped at ``max_skew_bps``. Quotes never escrow more than free + escrowed balance, none is
+    smaller than ``min_size``, each is priced within 1 bp of its level on the maker's side (or
+    shrunk a little, or dropped), and levels that come out at one price are one offer.
     """
 
     name: ClassVar[str] = "fixed_spread"
@@ -69,16 +79,17 @@ class FixedSpread(Strategy[FixedSpreadParams]):
         mid = Fraction(snapshot.reference_price) * (1 - self.skew(holdings))
         half = bps(p.spread_bps) / 2
         steps = [half + bps(p.level_spacing_bps) * i for i in range(p.levels)]
-        asks = ask_ladder(
-            snapshot.base, snapshot.quote, [mid * (1 + s) for s in steps], p.size, holdings
-        )
+        smallest = min_quote_size(p.size, p.min_size)
+        base, quote = snapshot.base, snapshot.quote
+        asks = ask_ladder(base, quote, [mid * (1 + s) for s in steps], p.size, holdings, smallest)
         bids = bid_ladder(
-            snapshot.base,
-            snapshot.quote,
+            base,
+            quote,
             [mid * (1 - s) for s in steps],
             p.size,
             self._quote_budget(snapshot),
             self._bid_room(holdings),
+            smallest,
         )
         return Decision(quotes=tuple(bids + asks))
 

@@ -139,7 +139,8 @@ class BotWorld:
         )
         return config
 
-    def start(self, config: Path, *args: str) -> BotProcess:
+    def start(self, config: Path, *args: str, address: str | None = None) -> BotProcess:
+        """Start `otcmm run`; `address` is needed only if the keystore does not record it."""
         env = {**os.environ, "OTCMM_SCRYPT_N": str(LOW_SCRYPT_N), "PYTHONUNBUFFERED": "1"}
         env = {k: v for k, v in env.items() if not k.startswith("OTCMM_") or k == "OTCMM_SCRYPT_N"}
         env["OTCMM_SCRYPT_N"] = str(LOW_SCRYPT_N)
@@ -150,7 +151,7 @@ class BotWorld:
             text=True,
             env=env,
         )
-        address = json.loads((config.parent / "key.json").read_text())["address"]
+        address = address or json.loads((config.parent / "key.json").read_text())["address"]
         bot = BotProcess(config.parent.name, config, Web3.to_checksum_address(address), process)
         threading.Thread(target=_read_lines, args=(process, bot._queue), daemon=True).start()
         self.bots.append(bot)

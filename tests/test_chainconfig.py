@@ -220,10 +220,14 @@ VALIDATOR = "0xBcd4042DE499D14e55001CcbB24a551F3b954096"
         ("step_duration = 5", "step_duration = -5", "aura.step_duration: must be > 0"),
         ("step_duration = 5", "step_duration = 0", "aura.step_duration: must be > 0"),
         ("step_duration = 5", 'step_duration = "5"', "aura.step_duration: "),
-        (VALIDATOR, "0x1234", "aura.validators[0]: not a 0x-prefixed 20-byte hex address"),
+        (VALIDATOR, "0x1234", "aura.validators[0]: '0x1234' is not an address: expected 0x"),
         # mixed case with a wrong EIP-55 checksum: a typo, not a different spelling
-        (VALIDATOR, VALIDATOR.replace("Bcd4", "bCd4"), "aura.validators[0]: EIP-55 checksum"),
-        (VALIDATOR, VALIDATOR[2:], "aura.validators[0]: not a 0x-prefixed"),
+        (
+            VALIDATOR,
+            VALIDATOR.replace("Bcd4", "bCd4"),
+            f"aura.validators[0]: '{VALIDATOR.replace('Bcd4', 'bCd4')}' has a bad EIP-55 checksum",
+        ),
+        (VALIDATOR, VALIDATOR[2:], f"aura.validators[0]: '{VALIDATOR[2:]}' is not an address"),
         (
             f'validators = ["{VALIDATOR}"]',
             f'validators = ["{VALIDATOR}", "{VALIDATOR.lower()}"]',

@@ -114,7 +114,7 @@ def test_invalid_mnemonic_error_does_not_echo_it(ks: Path, bad: str) -> None:
     with pytest.raises(KeystoreError) as info:
         import_mnemonic(ks, PASSWORD, bad, scrypt_n=N)
     message = str(info.value)
-    assert message == "invalid mnemonic: not a valid BIP-39 phrase"
+    assert message.startswith("invalid mnemonic: ")  # and why: tests/test_keystore_compat.py
     assert "\n" not in message
     assert_no_secret(message + repr(info.value), *set(bad.split()), PASSWORD)
     assert not ks.exists()

@@ -247,7 +247,7 @@ def test_a_truncating_node_makes_the_cli_print_one_line_and_exit_4(
 ) -> None:
     fault_proxy.configure(FaultPlan(rates={"truncate": 1.0}))
     address = world.addr("alice")
-    flags = ["--market", address, "--base", address, "--quote", address]
+    flags = ["--market", address, "--base", address, "--quote", world.addr("bob")]
     done = subprocess.run(
         [sys.executable, "-m", "bots.cli", "book", "--rpc-url", fault_proxy.url, *flags],
         capture_output=True,

@@ -1,5 +1,8 @@
 """Encrypted key storage for a bot: Web3 Secret Storage v3 JSON files (scrypt).
 
+otcmm writes scrypt files; it unlocks any v3 file eth-account decrypts, whoever wrote it (geth's
+``Crypto``, pbkdf2, no ``address`` member: the address is then derived from the key).
+
 Each bot owns one keystore in its own container; the key is decrypted in memory only and never
 leaves the process. Secret material (password, private key, mnemonic) travels inside `Secret`,
 whose `repr`/`str` are masked, and every error raised here is a one-line `KeystoreError` that
@@ -26,6 +29,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 
+from bots.chain.hdwallet import DEFAULT_ACCOUNT_PATH as DEFAULT_ACCOUNT_PATH  # re-exported
+from bots.chain.hdwallet import account_from_mnemonic, derivation_path
 from bots.errors import KeystoreError
 
 log = logging.getLogger(__name__)
@@ -33,11 +38,9 @@ log = logging.getLogger(__name__)
 DEFAULT_SCRYPT_N = 2**18
 """Production scrypt cost (geth's "standard" setting): ~1 s and 256 MiB to unlock once."""
 
-DEFAULT_ACCOUNT_PATH = "m/44'/60'/0'/0/0"
 PASSWORD_ENV = "OTCMM_KEYSTORE_PASSWORD"  # noqa: S105 - a variable name, not a password
 
 _KEY_HEX = re.compile(r"(0x)?[0-9a-fA-F]{64}")
-_HD_PATH = re.compile(r"m(/[0-9]+'?)+")
 
 
 class Secret:
@@ -165,20 +168,6 @@ def import_private_key(
     return _store(path, _secret(password), account, scrypt_n)
 
 
-def derivation_path(account_path: str = DEFAULT_ACCOUNT_PATH, index: int | None = None) -> str:
-    """`account_path` with its last component replaced by `index` (BIP-44 address index)."""
-    if not _HD_PATH.fullmatch(account_path):
-        raise KeystoreError(
-            f"invalid derivation path {account_path!r}: expected like m/44'/60'/0'/0/0"
-        )
-    if index is None:
-        return account_path
-    if not 0 <= index < 2**31:
-        raise KeystoreError(f"account index must be in [0, 2**31), got {index}")
-    parent, _, _ = account_path.rpartition("/")
-    return f"{parent}/{index}"
-
-
 def import_mnemonic(
     path: Path,
     password: str | Secret,
@@ -194,57 +183,79 @@ def import_mnemonic(
     one account rather than every account of the wallet.
     """
     hd_path = derivation_path(account_path, index)
-    account = _account_from_mnemonic(_secret(mnemonic), hd_path)
+    account = account_from_mnemonic(_secret(mnemonic).reveal(), hd_path)
     return _store(path, _secret(password), account, scrypt_n)
 
 
-def _account_from_mnemonic(mnemonic: Secret, hd_path: str) -> LocalAccount:
-    words = " ".join(mnemonic.reveal().split())
-    Account.enable_unaudited_hdwallet_features()
-    try:
-        account: LocalAccount = Account.from_mnemonic(words, account_path=hd_path)
-    except Exception:  # eth-account's message quotes the words: never chain it
-        raise KeystoreError("invalid mnemonic: not a valid BIP-39 phrase") from None
-    return account
-
-
 def _load(path: Path) -> dict[str, Any]:
+    """The keystore's JSON, checked to be Web3 Secret Storage v3 as eth-account reads it.
+
+    Key names are matched case-insensitively (geth and older wallets write ``Crypto``) and a
+    UTF-8 byte-order mark is skipped; ``address`` is optional in v3 and may be missing.
+    """
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise KeystoreError(f"keystore not found: {path}") from None
     except (OSError, ValueError) as exc:
         raise KeystoreError(f"cannot read keystore {path}: {type(exc).__name__}") from None
-    if not (
-        isinstance(data, dict)
-        and data.get("version") == 3
-        and isinstance(data.get("crypto"), dict)
-        and isinstance(data.get("address"), str)
-    ):
+    if not isinstance(data, dict):
         raise KeystoreError(f"not a v3 keystore: {path}")
+    fields = {str(key).lower(): value for key, value in data.items()}
+    if fields.get("version") == 4:
+        raise KeystoreError(
+            f"not a v3 keystore: {path} is EIP-2335 (version 4), a BLS validator key, no account"
+        )
+    if not (fields.get("version") == 3 and isinstance(fields.get("crypto"), dict)):
+        raise KeystoreError(f"not a v3 keystore: {path}")
+    address = fields.get("address")
+    if address is not None and not isinstance(address, str):
+        raise KeystoreError(f"not a v3 keystore (bad address field): {path}")
     return data
 
 
-def keystore_address(path: Path) -> str:
-    """The checksum address recorded in a keystore, read without the password."""
-    data = _load(path)
+def _recorded_address(path: Path, data: dict[str, Any]) -> str | None:
+    """The checksum address the file records, or None when it records none."""
+    address = {str(k).lower(): v for k, v in data.items()}.get("address")
+    if address is None:
+        return None
     try:
-        return str(to_checksum_address("0x" + data["address"].removeprefix("0x")))
+        return str(to_checksum_address("0x" + address.removeprefix("0x")))
     except ValueError:
         raise KeystoreError(f"not a v3 keystore (bad address field): {path}") from None
 
 
+def keystore_address(path: Path) -> str:
+    """The checksum address recorded in a keystore, read without the password.
+
+    `KeystoreError` when the file records none (the member is optional in v3): only the key,
+    unlocked with the password (`otcmm keystore verify`), tells the address then.
+    """
+    address = _recorded_address(path, _load(path))
+    if address is None:
+        raise KeystoreError(
+            f"keystore {path} does not record its address: `otcmm keystore verify` derives it"
+            " with the password"
+        )
+    return address
+
+
 def unlock(path: Path, password: str | Secret) -> LocalAccount:
-    """Decrypt the keystore at `path` into a signing account held only in this process."""
+    """Decrypt the keystore at `path` into a signing account held only in this process.
+
+    Any v3 file eth-account decrypts unlocks: scrypt or pbkdf2, any key-name case, with or
+    without ``address`` (derived from the key when missing, checked against it when present).
+    """
     data = _load(path)
     try:
         key = Account.decrypt(data, _secret(password).reveal())
-    except ValueError as exc:
+    except Exception as exc:  # eth-keyfile raises ValueError, TypeError, KeyError variants
         if "MAC mismatch" in str(exc):
             raise KeystoreError(f"wrong password for keystore {path}") from None
         raise KeystoreError(f"cannot decrypt keystore {path}: {type(exc).__name__}") from None
     account: LocalAccount = Account.from_key(key)
-    if account.address != keystore_address(path):
+    recorded = _recorded_address(path, data)
+    if recorded is not None and account.address != recorded:
         raise KeystoreError(f"keystore {path} is corrupt: address does not match the key")
     return account
 

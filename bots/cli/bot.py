@@ -13,8 +13,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from web3 import Web3
+from eth_typing import ChecksumAddress
 
+from bots.addresses import checked_address
 from bots.errors import ConfigError
 from strategies.api import LiveOffer
 from strategies.money import Token, offer_price
@@ -68,9 +69,18 @@ def _market_ref(args: argparse.Namespace) -> MarketRef:
     if missing:
         raise ConfigError(f"give --config or all of: {', '.join(missing)}")
     for key in ("market", "base", "quote"):
-        if not Web3.is_address(values[key]):
-            raise ConfigError(f"--{key}: {values[key]!r} is not an address")
+        values[key] = _flag_address(f"--{key}", values[key])
+    if values["base"] == values["quote"]:
+        raise ConfigError(f"--quote: {values['quote']} is also the base: a pair needs 2 tokens")
     return MarketRef(chain_id=chain_id, **values, **decimals)
+
+
+def _flag_address(flag: str, value: str) -> ChecksumAddress:
+    """A typed address, checksummed; `ConfigError` (exit 2) naming `flag` when it is bad."""
+    try:
+        return checked_address(value)
+    except ValueError as exc:
+        raise ConfigError(f"{flag}: {exc}") from None
 
 
 def _reader(ref: MarketRef) -> tuple[MarketClient, Token, Token]:
@@ -131,17 +141,17 @@ def _cmd_balances(args: argparse.Namespace) -> int:
     from bots.market.client import escrowed
     from bots.market.ledger import format_whole
 
-    market, base, quote = _reader(_market_ref(args))
-    addresses = list(args.address or [])
+    ref = _market_ref(args)
+    addresses = [_flag_address("--address", a) for a in args.address or []]
     if args.config is not None and not addresses:
-        addresses.append(_bot_address(args.config))
+        addresses.append(checked_address(_bot_address(args.config)))
     if not addresses:
         raise ConfigError("give --address or a --config whose keystore names the bot's address")
+    market, base, quote = _reader(ref)
     header = ["address", "gas ETH"]
     header += [f"{t.symbol} {kind}" for t in (base, quote) for kind in ("free", "escrow")]
     rows = [header]
-    for address in addresses:
-        owner = Web3.to_checksum_address(address)
+    for owner in addresses:
         locked = escrowed(market.owner_offers(owner))
         row = [owner, f"{Decimal(market.w3.eth.get_balance(owner)).scaleb(-18):,.6f}"]
         for token in (base, quote):

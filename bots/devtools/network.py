@@ -10,12 +10,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal
 
-from eth_utils.address import (
-    is_checksum_address,
-    is_checksum_formatted_address,
-    is_hex_address,
-    to_checksum_address,
-)
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -27,6 +21,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from bots.addresses import checked_address
 from bots.errors import ConfigError
 from bots.paths import CHAIN_CONFIG_DIR, REPO_ROOT
 from bots.tomlfile import read_toml
@@ -40,11 +35,7 @@ def _checksummed(value: str) -> str:
 
     A mixed-case address with a wrong checksum is a typo, so it is refused rather than fixed.
     """
-    if not (value.startswith("0x") and is_hex_address(value)):
-        raise ValueError("not a 0x-prefixed 20-byte hex address")
-    if is_checksum_formatted_address(value) and not is_checksum_address(value):
-        raise ValueError("EIP-55 checksum is wrong (a typo?); lower case skips the check")
-    return str(to_checksum_address(value))
+    return checked_address(value)
 
 
 def _wei(value: object) -> object:

@@ -24,8 +24,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from web3 import Web3
 
+from bots.addresses import checked_address
 from bots.chain.keystore import Secret, create_keystore, keystore_address
 from bots.errors import ConfigError, KeystoreError
 from bots.tomlfile import read_toml
@@ -130,9 +130,7 @@ class Participant(_Model):
     @field_validator("address")
     @classmethod
     def _checksummed(cls, value: str | None) -> str | None:
-        if value is not None and not Web3.is_address(value):
-            raise ValueError(f"{value!r} is not an address")
-        return None if value is None else str(Web3.to_checksum_address(value))
+        return None if value is None else checked_address(value)
 
     @model_validator(mode="after")
     def _one_identity(self) -> Participant:
@@ -217,11 +215,22 @@ def _cross_check(plan: SeedPlan) -> Iterator[tuple[str, str]]:
         yield from _offering(plan, f"offerings.{i}", offering, symbols)
     for i, donation in enumerate(plan.donations):
         where = f"donations.{i}"
-        if donation.to not in names and not Web3.is_address(donation.to):
-            yield f"{where}.to", f"{donation.to!r} is neither a participant name nor an address"
+        if donation.to not in names:
+            yield from _recipient(f"{where}.to", donation.to)
         unknown = _known(f"{where}.asset", donation.asset, symbols | {NATIVE})
         inexact = _amount(plan, f"{where}.amount", donation.asset, donation.amount)
         yield from unknown if unknown else inexact
+
+
+def _recipient(where: str, to: str) -> Iterator[tuple[str, str]]:
+    """A donation's `to` that names no participant must be an address (checksum checked)."""
+    if not to.startswith("0x"):
+        yield where, f"{to!r} is neither a participant name nor an address"
+        return
+    try:
+        checked_address(to)
+    except ValueError as exc:
+        yield where, str(exc)
 
 
 def _duplicates(section: str, keys: list[str], field: str) -> Iterator[tuple[str, str]]:

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-from web3 import Web3
 
+from bots.addresses import checked_address
 from bots.errors import ConfigError
 from bots.feeds.spec import FeedSpec
 from bots.tick.limits import ReconcileConfig, RiskLimits
@@ -182,9 +182,7 @@ class BotConfig(BaseSettings):
 
 
 def _address(value: str) -> str:
-    if not Web3.is_address(value):
-        raise ValueError(f"{value!r} is not an address")
-    return str(Web3.to_checksum_address(value))
+    return checked_address(value)
 
 
 def load_config(path: Path, *, secrets_dir: Path | None = None) -> BotConfig:
@@ -202,7 +200,10 @@ def load_config(path: Path, *, secrets_dir: Path | None = None) -> BotConfig:
         raise ConfigError(_lines(path, exc)) from None
     except ConfigError as exc:
         raise ConfigError("\n".join(f"{path}: {line}" for line in str(exc).splitlines())) from None
-    return _resolve_deployment(_rebase_paths(config, path.parent), path)
+    config = _resolve_deployment(_rebase_paths(config, path.parent), path)
+    if config.base.lower() == config.quote.lower():  # symbols are addresses by now
+        raise ConfigError(f"{path}: quote: {config.quote} is also the base: a pair needs 2 tokens")
+    return config
 
 
 def _resolve_deployment(config: BotConfig, path: Path) -> BotConfig:

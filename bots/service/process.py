@@ -18,7 +18,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from bots.chain.journal import TxJournal
-from bots.chain.keystore import keystore_address, read_password, unlock
+from bots.chain.keystore import read_password, unlock
 from bots.chain.rpc import RetryingHTTPProvider, check_connection, connect
 from bots.chain.transactor import Transactor, TxEvent
 from bots.errors import ChainError
@@ -164,7 +164,8 @@ def serve(config: BotConfig, *, clear_kill_switch: bool = False) -> int:
     """Everything `otcmm run` does, from the config to the exit code."""
     configure_logging(config.runtime.log_format, config.runtime.log_level)
     structlog.contextvars.bind_contextvars(bot=config.name)
-    address = keystore_address(config.keystore.path)
+    account = unlock_account(config)  # the key tells the address: a keystore need not record it
+    address = account.address
     directory = state_dir(config.runtime.state_dir, config.runtime.journal)
     lock = AccountLock(directory, address).acquire()
     try:
@@ -173,7 +174,6 @@ def serve(config: BotConfig, *, clear_kill_switch: bool = False) -> int:
         metrics = BotMetrics()
         health = _start_health(config, metrics)
         try:
-            account = unlock_account(config)
             log.info("starting", address=account.address, strategy=config.strategy.name)
             service = Service(build(config, account, metrics, kill_switch), health)
             for signum in (signal.SIGTERM, signal.SIGINT):
