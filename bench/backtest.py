@@ -24,6 +24,7 @@ from typing import TypeVar
 from bots.backtest.analytics import analyse
 from bots.backtest.engine import RunResult, run_backtest
 from bots.backtest.scenario import Scenario
+from bots.chain.fees import eip1559_fees
 from bots.chain.rpc import connect
 from bots.cli.progress import every_tenth, progress
 from bots.devtools.chainconfig import devchain_params
@@ -87,8 +88,7 @@ def raw_throughput(count: int) -> tuple[float, float]:
             "to": receiver.address,
             "value": 1,
             "gas": 21_000,
-            "maxFeePerGas": 0,
-            "maxPriorityFeePerGas": 0,
+            **eip1559_fees(params.base_fee, 0).fields,  # the network's fee policy, no tip
             "chainId": params.chain_id,
             "type": 2,
         }

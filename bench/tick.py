@@ -11,11 +11,13 @@ beyond the bot doing what the scenario expects.
 from __future__ import annotations
 
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from web3 import Web3
 
@@ -31,6 +33,7 @@ from bots.service.config import BotConfig
 from bots.service.logs import configure_logging
 from bots.service.metrics import BotMetrics
 from bots.service.process import build
+from bots.service.state import KillSwitchFile
 from bots.tick.runner import Bot, TickReport
 
 LEVELS = 25  # per side: 50 live offers
@@ -126,7 +129,8 @@ def run() -> tuple[int, list[Sample]]:
         deployer, maker = dev_accounts(params, 2)
         m = deploy_market(w3, deployer)
         fund(m, Transactor(w3, maker), FUNDS, FUNDS)
-        bot = build(bench_config(chain, m), maker, BotMetrics()).bot
+        kill_switch = KillSwitchFile(Path(tempfile.mkdtemp(prefix="otcmm-bench-")), maker.address)
+        bot = build(bench_config(chain, m), maker, BotMetrics(), kill_switch).bot
         provider = bot.view.market.w3.provider
         if not isinstance(provider, RetryingHTTPProvider):
             raise SystemExit("bots.service.process.build no longer uses RetryingHTTPProvider")

@@ -20,12 +20,15 @@ from bots.backtest.analytics import Analysis, analyse
 from bots.backtest.engine import RunResult, run_backtest
 from bots.backtest.report import write_report
 from bots.backtest.scenario import Scenario
+from bots.devtools.network import load_network
 
 pytestmark = pytest.mark.chain
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 INVENTORY = {"base": 10**7, "quote": 10**8}  # 1 000 BND (4 decimals), 1 000 000.00 EURT
 SIZE = 50_000  # 5 BND a quote
+BASE_FEE = load_network().fees.base_fee_initial  # wei per gas; the dev chain never moves it
+ANVIL_TIP = 10**9  # what anvil suggests as the tip (eth_maxPriorityFeePerGas), in wei per gas
 
 
 def scenario(steps: int = 25) -> Scenario:
@@ -139,7 +142,9 @@ def test_a_tight_quote_is_picked_off_by_the_informed_taker_and_a_wide_one_is_not
 
 def test_gas_is_counted_per_bot_and_costed_at_the_scenario_rate(run: Run) -> None:
     for agent in run.analysis.agents:
-        assert agent.gas_paid_wei == 0  # the dev chain, like the network, charges no fee
+        # the dev chain's fee policy is the network's: every unit of gas pays the base fee
+        # plus the node's tip (anvil suggests 1 gwei), taken from the agent's gas money
+        assert agent.gas_paid_wei == agent.gas_used * (BASE_FEE + ANVIL_TIP)
         assert agent.gas_cost == Decimal(agent.gas_used) * Decimal("0.1") / 1_000_000
     tight = run.analysis.agent("tight")
     assert tight.txs > 0 and tight.gas_used > 0 and tight.quote_uptime == 1.0

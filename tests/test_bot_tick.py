@@ -33,6 +33,7 @@ from tests.tickrig import (
     ladder,
     make_rig,
     metric_values,
+    restore_base_fee,
     set_base_fee,
     take,
 )
@@ -150,7 +151,8 @@ def test_stale_reading_from_a_bare_feed_also_pulls_the_quotes(book: TwoAssetMark
 def test_gas_price_above_the_cap_sends_nothing_until_it_falls(
     book: TwoAssetMarket, world: World
 ) -> None:
-    rig = make_rig(book, limits=RiskLimits(max_gas_price_wei=GWEI))
+    # the network's 1 wei base fee and the node's 1 gwei tip stay under a 2 gwei cap
+    rig = make_rig(book, limits=RiskLimits(max_gas_price_wei=2 * GWEI))
     rig.tick()
     try:
         set_base_fee(world, 5 * GWEI)
@@ -164,7 +166,7 @@ def test_gas_price_above_the_cap_sends_nothing_until_it_falls(
         assert not capped.execution.sent_anything
         assert rig.nonce() == nonce and rig.own() == offers
 
-        set_base_fee(world, 0)
+        restore_base_fee(world)
         resumed = rig.tick()
 
         assert resumed.outcome == "quote" and resumed.stops == {}
@@ -172,7 +174,7 @@ def test_gas_price_above_the_cap_sends_nothing_until_it_falls(
         assert rig.nonce() == nonce + 1
         assert rig.quoted() == ladder("101")
     finally:
-        set_base_fee(world, 0)  # anvil keeps its base fee across evm_revert
+        restore_base_fee(world)
 
 
 def test_base_fee_under_the_cap_but_max_fee_over_it_is_a_stop_not_an_error(
@@ -186,7 +188,7 @@ def test_base_fee_under_the_cap_but_max_fee_over_it_is_a_stop_not_an_error(
 
         assert report.execution.errors == []
     finally:
-        set_base_fee(world, 0)
+        restore_base_fee(world)
 
 
 def test_quotes_the_balances_cannot_back_stop_new_offers_until_topped_up(

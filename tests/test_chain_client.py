@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from web3 import Web3
 
-from bots.chain.fees import Fees, bump_within_cap
+from bots.chain.fees import Fees, bump_within_cap, eip1559_fees, legacy_fees
 from bots.chain.rpc import (
     RetryingHTTPProvider,
     RpcUnreachable,
@@ -118,23 +118,53 @@ def test_a_bump_past_the_cap_is_refused_and_one_up_to_it_allowed() -> None:
     assert bump_within_cap(fees, None) == Fees({"gasPrice": 10})
 
 
-def test_zero_fee_dev_chain_gets_zero_eip1559_fees(world: World) -> None:
-    assert current_fees(world.w3, cap_wei=0).fields == {
-        "maxFeePerGas": 0,
-        "maxPriorityFeePerGas": 0,
-    }
+def test_the_dev_chain_fees_are_twice_its_base_fee_plus_the_nodes_tip(world: World) -> None:
+    base_fee = int(world.w3.eth.get_block("latest")["baseFeePerGas"])
+    assert base_fee == world.chain.params.base_fee
+    tip = int(world.w3.eth.max_priority_fee)
+    assert tip > 0  # anvil suggests 1 gwei, like geth
+    fields = {"maxFeePerGas": 2 * base_fee + tip, "maxPriorityFeePerGas": tip}
+    assert current_fees(world.w3).fields == fields
+
+
+@pytest.mark.parametrize(
+    ("base_fee", "tip", "fields"),
+    [
+        (0, 0, {"maxFeePerGas": 1, "maxPriorityFeePerGas": 1}),  # never 0: Nethermind drops it
+        (1, 0, {"maxFeePerGas": 2, "maxPriorityFeePerGas": 0}),  # the base fee pays the 1 wei
+        (7, 3, {"maxFeePerGas": 17, "maxPriorityFeePerGas": 3}),
+    ],
+)
+def test_eip1559_fees_never_give_an_effective_price_of_zero(
+    base_fee: int, tip: int, fields: dict[str, int]
+) -> None:
+    assert eip1559_fees(base_fee, tip).fields == fields
+
+
+def test_a_legacy_price_is_at_least_1_wei() -> None:
+    assert legacy_fees(0).fields == {"gasPrice": 1}
+    assert legacy_fees(5).fields == {"gasPrice": 5}
+
+
+@given(st.integers(0, 10**30), st.integers(0, 10**30))
+def test_a_bump_lifts_the_tip_by_an_eighth_of_the_max_fee(a: int, b: int) -> None:
+    """So the effective price rises by more than an eighth at any base fee (OpenEthereum)."""
+    tip, max_fee = sorted((a, b))
+    bumped = Fees({"maxFeePerGas": max_fee, "maxPriorityFeePerGas": tip}).bumped().fields
+    step = max_fee // 8 + 1
+    assert bumped == {"maxFeePerGas": max_fee + step, "maxPriorityFeePerGas": tip + step}
 
 
 @pytest.fixture
 def priced(world: World) -> Iterator[World]:
     """The world with a 1 gwei base fee; anvil keeps its fee state across evm_revert, so the
-    zero base fee is restored by hand."""
+    network's base fee is restored by hand."""
     world.chain.rpc("anvil_setNextBlockBaseFeePerGas", [hex(10**9)])
     world.chain.rpc("evm_mine")
     try:
         yield world
     finally:
-        world.chain.rpc("anvil_setNextBlockBaseFeePerGas", ["0x0"])
+        world.chain.rpc("anvil_setNextBlockBaseFeePerGas", [hex(world.chain.params.base_fee)])
 
 
 def test_fees_above_the_cap_raise_a_distinct_error_with_both_numbers(priced: World) -> None:
@@ -160,8 +190,11 @@ def test_caller_fees_above_the_cap_are_refused_before_signing(world: World) -> N
 # ---------------------------------------------------------------- helpers for chain tests
 
 
-def transfer(world: World, to: str, *, fee: int = 0, value: int = 1) -> dict[str, Any]:
-    """A plain EIP-1559 transfer with every field fixed, so two signatures give the same bytes."""
+def transfer(world: World, to: str, *, fee: int = 2, value: int = 1) -> dict[str, Any]:
+    """A plain EIP-1559 transfer with every field fixed, so two signatures give the same bytes.
+
+    `fee` is both the max fee and the tip (wei per gas); the default 2 covers the dev chain's
+    base fee of 1 wei."""
     return {
         "to": Web3.to_checksum_address(world.addr(to)),
         "value": value,
@@ -292,7 +325,9 @@ def test_underpriced_replacement_moves_on_to_the_next_nonce(manual: World) -> No
     first.send_value(world.addr("bob"), 1)  # caches the next nonce
     world.chain.rpc("evm_setAutomine", [False])
     nonce = mined_nonce(world, "alice")
-    rival = sign(world, "alice", transfer(world, "carol", fee=5), nonce)  # another process
+    # another process, paying more than a bump of the transactor's fees: its replacement fails
+    rival_fee = 2 * current_fees(world.w3).max_price
+    rival = sign(world, "alice", transfer(world, "carol", fee=rival_fee), nonce)
     world.w3.eth.send_raw_transaction(rival.raw_transaction)
 
     with mine_when(world, recorder.reached):
@@ -358,6 +393,7 @@ def test_a_stuck_transaction_is_replaced_with_bumped_fees(manual: World) -> None
         on_event=recorder,
     )
     nonce = mined_nonce(world, "alice")
+    fees = current_fees(world.w3)
 
     with mine_when(world, recorder.reached):
         receipt = sender.send_value(world.addr("bob"), 1)
@@ -365,7 +401,10 @@ def test_a_stuck_transaction_is_replaced_with_bumped_fees(manual: World) -> None
     assert recorder.kinds == ["signed", "sent", *["signed", "replaced"] * 3, "mined"]
     assert receipt["transactionHash"].to_0x_hex() == recorder.events[7].tx_hash
     assert receipt["transactionHash"].to_0x_hex() != recorder.events[1].tx_hash
-    assert receipt["effectiveGasPrice"] == 3  # 0 -> 1 -> 2 -> 3 wei
+    third = fees.bumped().bumped().bumped().fields
+    base_fee = world.chain.params.base_fee
+    paid = min(third["maxFeePerGas"], base_fee + third["maxPriorityFeePerGas"])
+    assert receipt["effectiveGasPrice"] == paid
     assert {e.nonce for e in recorder.events} == {nonce}
     assert mined_nonce(world, "alice") == nonce + 1
 
@@ -378,14 +417,14 @@ def test_bumping_stops_at_the_cap_and_the_wait_times_out(manual: World) -> None:
         world.accounts["alice"],
         stuck_after_s=0.05,
         receipt_timeout_s=0.6,
-        gas_price_cap_wei=1,
+        gas_price_cap_wei=current_fees(world.w3).bumped().max_price,
         on_event=recorder,
     )
 
     with pytest.raises(TxError, match="send value: not mined within 0.6s") as raised:
         sender.send_value(world.addr("bob"), 1)
 
-    # 0 -> 1 fits the cap, 1 -> 2 does not
+    # the first bump reaches the cap exactly, the second would pass it
     assert recorder.kinds == ["signed", "sent", "signed", "replaced"]
     assert raised.value.tx_hash == recorder.events[3].tx_hash
     assert sender.pending_count() == 1
@@ -408,16 +447,18 @@ def test_wait_until_idle_reports_pending_transactions_until_they_mine(manual: Wo
 
 @pytest.fixture(scope="module")
 def legacy_chain(chain_params: DevChainParams) -> Iterator[DevChain]:
-    """A pre-London chain (no base fee) at gas price 0, mining only on request: the PoA case."""
+    """A pre-London chain (no base fee) whose node suggests gas price 0, mining only on
+    request: an old PoA network."""
     params = dataclasses.replace(chain_params, hardfork="berlin")
     with DevChain(params, mode="manual") as chain:
         yield chain
 
 
-def test_a_zero_price_legacy_chain_gets_gas_price_zero_and_bumps_it(legacy_chain: DevChain) -> None:
+def test_a_zero_price_legacy_chain_gets_gas_price_1_and_bumps_it(legacy_chain: DevChain) -> None:
     w3 = Web3(Web3.HTTPProvider(legacy_chain.url))
     account = dev_accounts(legacy_chain.params, 2)[1]
-    assert current_fees(w3).fields == {"gasPrice": 0}
+    assert int(w3.eth.gas_price) == 0
+    assert current_fees(w3).fields == {"gasPrice": 1}  # 0 would be dropped by Nethermind
     recorder = Recorder("replaced", count=2)
     sender = Transactor(w3, account, stuck_after_s=0.1, max_fee_bumps=2, on_event=recorder)
 
@@ -425,7 +466,7 @@ def test_a_zero_price_legacy_chain_gets_gas_price_zero_and_bumps_it(legacy_chain
         receipt = sender.send_value(account.address, 1)
 
     assert recorder.kinds == ["signed", "sent", *["signed", "replaced"] * 2, "mined"]
-    assert receipt["effectiveGasPrice"] == 2  # 0 -> 1 -> 2 wei
+    assert receipt["effectiveGasPrice"] == 3  # 1 -> 2 -> 3 wei
     assert w3.eth.get_transaction(receipt["transactionHash"])["type"] == 0
 
 

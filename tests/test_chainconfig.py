@@ -120,10 +120,11 @@ def test_chainspec_turns_on_every_london_and_earlier_transition_at_genesis(
     )
 
 
-def test_chainspec_keeps_the_base_fee_at_zero(spec: dict[str, Any]) -> None:
-    assert spec["genesis"]["baseFeePerGas"] == "0x0"
-    assert spec["params"]["eip1559BaseFeeInitialValue"] == "0x0"
-    # target == limit: no block can be over target, so the base fee never rises
+def test_chainspec_keeps_the_base_fee_at_1_wei(spec: dict[str, Any]) -> None:
+    assert spec["genesis"]["baseFeePerGas"] == "0x1"
+    assert spec["params"]["eip1559BaseFeeInitialValue"] == "0x1"
+    # target == limit: no block can be over target, so the base fee never rises, and an eighth
+    # of 1 wei rounds to 0, so it never falls (tests/test_client_rules.py runs both formulas)
     assert spec["params"]["eip1559ElasticityMultiplier"] == "0x1"
     assert spec["params"]["eip1559BaseFeeMaxChangeDenominator"] == "0x8"
 
@@ -162,7 +163,7 @@ def test_devchain_params_mirror_the_network(network: Network) -> None:
     assert params.mnemonic == network.dev.mnemonic
     assert params.accounts == network.dev.accounts
     assert params.balance_ether == network.dev.balance_ether
-    assert params.base_fee == 0
+    assert params.base_fee == 1
     assert params.gas_price == 0
 
 
@@ -250,6 +251,17 @@ VALIDATOR = "0xBcd4042DE499D14e55001CcbB24a551F3b954096"
             "prefunded[0].balance_wei: must be >= 0",
         ),
         ("accounts = 10", "accounts = 0", "dev.accounts: must be > 0"),
+        (
+            "base_fee_initial = 1",
+            "base_fee_initial = 0",
+            "fees.base_fee_initial: must be >= 1 wei: Nethermind drops zero-fee transactions",
+        ),
+        (
+            "base_fee_max_change_denominator = 8",
+            "base_fee_max_change_denominator = 1",
+            "fees.base_fee_max_change_denominator: must be >= 2: with 1, one empty block",
+        ),
+        ("min_gas_price = 0", "min_gas_price = -1", "fees.min_gas_price: must be >= 0"),
     ],
 )
 def test_invalid_network_file_raises_one_line_naming_the_field(

@@ -28,3 +28,12 @@ def test_a_short_demo_trades_and_every_token_is_accounted_for(tmp_path: Path) ->
     market_escrow = [line for line in report.conservation.lines if "live offers escrow" in line]
     assert len(market_escrow) == 2
     assert all(report.pnl(name) is not None for name in BOT_NAMES)
+    # Gas is paid as on the real network, out of the gas money the seed job gave each bot; a bot
+    # spends its native coin on nothing else, so what it paid is exactly what it lost.
+    before = report.before
+    assert before is not None
+    for name in BOT_NAMES:
+        units, wei = report.gas[name]
+        assert units > 0 and wei > units  # more than the 1 wei base fee: the node's tip too
+        spent = before.holdings[name].native_wei - report.holdings[name].native_wei
+        assert wei == spent, (name, wei, spent)

@@ -26,7 +26,18 @@ from strategies.api import NO_REFERENCE, Decision, Quote, Snapshot, Strategy
 from strategies.money import offer_price
 from tests.chainfixtures import TwoAssetMarket, World, rolled_back, two_asset_market
 from tests.faultproxy import FaultPlan, FaultProxy
-from tests.tickrig import BND, FUNDS, GWEI, SIZE, Rig, best_ask, make_rig, set_base_fee, take
+from tests.tickrig import (
+    BND,
+    FUNDS,
+    GWEI,
+    SIZE,
+    Rig,
+    best_ask,
+    make_rig,
+    restore_base_fee,
+    set_base_fee,
+    take,
+)
 
 pytestmark = pytest.mark.chain
 
@@ -245,7 +256,7 @@ def test_low_gas_money_keeps_enough_to_cancel_everything(
 
         assert left.clean and rig.own() == []
     finally:
-        set_base_fee(world, 0)  # anvil keeps its base fee across evm_revert
+        restore_base_fee(world)
 
 
 def test_contract_calls_get_a_gas_margin_over_the_estimate(book: TwoAssetMarket) -> None:
@@ -382,7 +393,8 @@ def test_offers_made_without_the_switch_are_replaced_by_guarded_ones(
 
 
 def test_in_a_safety_stop_the_switch_is_left_to_run_out(book: TwoAssetMarket, world: World) -> None:
-    rig = make_rig(book, limits=RiskLimits(offer_ttl_s=300, max_gas_price_wei=GWEI))
+    # the network's 1 wei base fee and the node's 1 gwei tip stay under a 2 gwei cap
+    rig = make_rig(book, limits=RiskLimits(offer_ttl_s=300, max_gas_price_wei=2 * GWEI))
     rig.tick()
     nonce = rig.nonce()
     try:
@@ -396,4 +408,4 @@ def test_in_a_safety_stop_the_switch_is_left_to_run_out(book: TwoAssetMarket, wo
         assert "gas_cap" in report.stops and report.execution.refreshed is None
         assert rig.nonce() == nonce
     finally:
-        set_base_fee(world, 0)
+        restore_base_fee(world)

@@ -56,14 +56,15 @@ def client(world: World, book: TwoAssetMarket, who: str, events: Events) -> Mark
 
 
 def send_first(world: World, who: str, call: Any) -> str:
-    """Send `call` from `who` with a tip, so it runs before tip-less transactions in the block."""
+    """Send `call` from `who` with a 10 gwei tip, so it runs before the bots' transactions in
+    the block (they tip what the node suggests: anvil says 1 gwei)."""
     account = world.accounts[who]
     tx = call.build_transaction(
         {
             "from": account.address,
             "gas": 15_000_000,
-            "maxFeePerGas": 10**9,
-            "maxPriorityFeePerGas": 10**9,
+            "maxFeePerGas": 20 * 10**9,
+            "maxPriorityFeePerGas": 10 * 10**9,
             "nonce": world.w3.eth.get_transaction_count(account.address, "pending"),
             "chainId": world.w3.eth.chain_id,
         }

@@ -189,6 +189,11 @@ def set_base_fee(world: World, wei: int) -> None:
     world.chain.rpc("evm_mine")
 
 
+def restore_base_fee(world: World) -> None:
+    """Back to the network's base fee: anvil keeps its base fee across evm_revert."""
+    set_base_fee(world, world.chain.params.base_fee)
+
+
 def metric_values(metrics: BotMetrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     text = metrics.render().decode()
     return {

@@ -54,8 +54,8 @@ class MarketSpec(_Model):
     gas_cost_per_mgas: Decimal = Field(
         default=Decimal(0),
         ge=0,
-        description="Quote tokens a million gas costs you; the dev chain, like the PoA network,"
-        " charges no fee, so this is an assumption for the net P&L (0: gas is free).",
+        description="Quote tokens a million gas costs you: the chain charges gas in its native"
+        " coin, which has no quote price, so this is an assumption for the net P&L (0: ignore).",
     )
 
     @model_validator(mode="after")

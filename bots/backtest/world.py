@@ -20,7 +20,7 @@ from bots.chain.transactor import Transactor
 from bots.market.client import MAX_UINT, MarketClient
 from strategies.money import Token
 
-GAS_MONEY_WEI = 10 * 10**18  # the chain charges no fee; gas money keeps the guard's check real
+GAS_MONEY_WEI = 10 * 10**18  # gas money: every transaction pays its gas in the native coin
 
 
 def agent_account(seed: int, name: str) -> LocalAccount:

@@ -1,7 +1,14 @@
 """Fee fields for a transaction: current fees, the operator's cap, and bumps for a stuck one.
 
-The PoA network runs at zero fees (EIP-1559 with a zero base fee, or legacy zero gas price), so
-every rule here must also work at 0: a bump from 0 gives 1, never 0 again.
+The policy, for every node and every chain: pay at least what the node's pool requires.
+- EIP-1559 (a chain with a base fee): tip = the node's suggestion (`eth_maxPriorityFeePerGas`),
+  max fee = 2 x base fee + tip, so the max fee stays above the base fee for at least one
+  doubling of it and the transaction can be included at once.
+- Never an effective gas price of 0: Nethermind's pool drops any transaction from a peer whose
+  affordable price, min(max fee, base fee + tip), is 0, and a bot's transactions reach the
+  validators from a peer (the RPC node relays them). On a chain with a zero base fee the tip
+  is raised to 1 wei; a legacy gas price is at least 1 wei.
+All amounts are integers in wei per gas.
 """
 
 from __future__ import annotations
@@ -15,9 +22,12 @@ from web3 import Web3
 from bots.errors import TxError
 
 FEE_FIELDS = ("gasPrice", "maxFeePerGas", "maxPriorityFeePerGas")
-# Nodes accept a replacement only if it pays at least 10% more (geth, Nethermind); anvil wants
-# strictly more. 9/8 plus one wei clears both, at any price including zero.
-BUMP_NUM, BUMP_DEN = 9, 8
+MIN_EFFECTIVE_PRICE_WEI = 1
+"""The lowest effective gas price any pool relays from a peer (Nethermind: more than 0)."""
+BUMP_DIVISOR = 8
+"""A replacement raises every fee field by max fee / 8 + 1 wei: more than the 10% geth and
+Nethermind want on each field, and more than the 12.5% OpenEthereum wants on the effective
+price, whatever the base fee; anvil wants strictly more."""
 
 
 class GasPriceCapExceeded(TxError):
@@ -35,12 +45,16 @@ class GasPriceCapExceeded(TxError):
 
 @dataclass(frozen=True)
 class Fees:
-    """Fee fields for the next transaction: EIP-1559 when the chain has a base fee, else legacy."""
+    """Fee fields for the next transaction: EIP-1559 when the chain has a base fee, else legacy.
+
+    `fields` maps `gasPrice`, or `maxFeePerGas` and `maxPriorityFeePerGas`, to wei per gas.
+    """
 
     fields: dict[str, int]
 
     @property
     def max_price(self) -> int:
+        """The most one unit of gas can cost with these fields (wei)."""
         return max(self.fields.values(), default=0)
 
     @classmethod
@@ -50,11 +64,14 @@ class Fees:
         return cls(fields) if fields else None
 
     def bumped(self) -> Fees:
-        """Every field raised by more than 12.5% (so 0 becomes 1): enough to replace in any pool.
+        """Fees that replace these in every pool: each field + (max fee // 8 + 1) wei.
 
-        Both EIP-1559 fields go up, as geth requires; the tip stays at most the max fee.
+        The tip rises by as much as the max fee, so the effective price rises by more than an
+        eighth at any base fee (OpenEthereum compares effective prices) and the tip stays at
+        most the max fee. From zero fees the bump gives 1 wei.
         """
-        return Fees({key: value * BUMP_NUM // BUMP_DEN + 1 for key, value in self.fields.items()})
+        step = self.max_price // BUMP_DIVISOR + 1
+        return Fees({key: value + step for key, value in self.fields.items()})
 
 
 def check_cap(fees: Fees, cap_wei: int | None) -> Fees:
@@ -65,7 +82,7 @@ def check_cap(fees: Fees, cap_wei: int | None) -> Fees:
 
 
 def current_fees(w3: Web3, cap_wei: int | None = None) -> Fees:
-    """EIP-1559 fees (2 x base fee + tip) or a legacy gas price; a zero-fee PoA chain gets 0.
+    """The fees a transaction sent now carries (see `fees_for_base_fee`).
 
     Raises `GasPriceCapExceeded` when the result is above `cap_wei`.
     """
@@ -76,13 +93,25 @@ def current_fees(w3: Web3, cap_wei: int | None = None) -> Fees:
 def fees_for_base_fee(w3: Web3, base_fee: int | None) -> Fees:
     """The fees a transaction would carry on a block with `base_fee` (None: a legacy chain).
 
-    Shared by the sender and the risk guard, so the gas-cap safety stop and the sender's own
-    cap check compare the same number.
+    Asks the node for its tip (or, on a legacy chain, its gas price). Shared by the sender and
+    the risk guard, so the gas-cap safety stop and the sender's own cap check compare the
+    same number.
     """
     if base_fee is None:
-        return Fees({"gasPrice": int(w3.eth.gas_price)})
-    tip = int(w3.eth.max_priority_fee) if base_fee > 0 else 0
-    return Fees({"maxFeePerGas": 2 * int(base_fee) + tip, "maxPriorityFeePerGas": tip})
+        return legacy_fees(int(w3.eth.gas_price))
+    return eip1559_fees(int(base_fee), int(w3.eth.max_priority_fee))
+
+
+def eip1559_fees(base_fee_wei: int, suggested_tip_wei: int) -> Fees:
+    """Max fee 2 x base fee + tip, the tip as suggested but never below what makes the
+    effective price (base fee + tip) at least `MIN_EFFECTIVE_PRICE_WEI`."""
+    tip = max(suggested_tip_wei, MIN_EFFECTIVE_PRICE_WEI - base_fee_wei, 0)
+    return Fees({"maxFeePerGas": 2 * base_fee_wei + tip, "maxPriorityFeePerGas": tip})
+
+
+def legacy_fees(suggested_price_wei: int) -> Fees:
+    """The node's gas price, but at least `MIN_EFFECTIVE_PRICE_WEI`."""
+    return Fees({"gasPrice": max(suggested_price_wei, MIN_EFFECTIVE_PRICE_WEI)})
 
 
 def bump_within_cap(fees: Fees, cap_wei: int | None) -> Fees | None:

@@ -1,5 +1,8 @@
 """The demo's final report: trades, volume, each bot's P&L and gas, and the conservation check.
 
+Gas is shown in units, in wei paid (native coin: the network's 1 wei base fee plus the tip the
+node suggested, per unit) and as the average price per unit, rounded down.
+
 P&L is marked to the reference price at the end: what each bot holds (free + escrowed) valued
 in the quote token, minus what it held at the start valued at the same price. So it measures
 trading, not the drift of the reference itself.
@@ -57,8 +60,8 @@ class DemoReport:
             f"{base.symbol} / {format_whole(self.trades.quote_volume, quote)} {quote.symbol}",
             "",
             f"{'bot':<14} {'exit':>4} {'Δ ' + base.symbol:>14} {'Δ ' + quote.symbol:>16} "
-            f"{'P&L ' + quote.symbol:>14} {'gas used':>12} {'gas paid (wei)':>15} "
-            f"{'offers left':>11}",
+            f"{'P&L ' + quote.symbol:>14} {'gas used':>12} {'gas paid (wei)':>25} "
+            f"{'wei/gas':>13} {'offers left':>11}",
         ]
         for name in self.gas:
             lines.append(self._row(name, (exit_codes or {}).get(name)))
@@ -76,10 +79,11 @@ class DemoReport:
         d_quote = now[quote.address] - then[quote.address]
         pnl = self.pnl(name)
         units, wei = self.gas[name]
+        per_gas = f"{wei // units:,}" if units else "-"  # base fee + tip, rounded down
         return (
             f"{name:<14} {'-' if code is None else code:>4} {format_whole(d_base, base):>14} "
             f"{format_whole(d_quote, quote):>16} {'-' if pnl is None else f'{pnl:,.2f}':>14} "
-            f"{units:>12,} {wei:>15,} {self.offers_left[name]:>11}"
+            f"{units:>12,} {wei:>25,} {per_gas:>13} {self.offers_left[name]:>11}"
         )
 
 

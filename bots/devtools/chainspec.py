@@ -50,7 +50,9 @@ LONDON_TRANSITIONS: tuple[str, ...] = (
     "eip3198Transition",
     "eip3529Transition",
     "eip3541Transition",
-    # Rejecting transactions from senders with code; clients apply it retroactively with London
+    # EIP-3607 (refuse transactions whose sender has code) belongs to no fork: geth applies it
+    # to every block, and both clients already default this transition to block 0. Written
+    # out so the chainspec says what the clients do rather than relying on their defaults.
     "eip3607Transition",
     # Strict checks from the start: a new chain has no legacy blocks to stay compatible with
     "validateChainIdTransition",
@@ -115,6 +117,8 @@ def _genesis(network: Network) -> dict[str, Any]:
         "gasLimit": hex(network.gas_limit),
         "timestamp": "0x0",
         # Nethermind gives a London genesis 1 gwei unless told; OpenEthereum reads this too.
+        # Never 0 (bots.devtools.network refuses it): Nethermind leaves a zero base fee out of
+        # the header's encoding and OpenEthereum does not, so the genesis hashes would differ.
         "baseFeePerGas": hex(network.fees.base_fee_initial),
     }
 

@@ -73,12 +73,35 @@ class Aura(_Table):
 
 
 class Fees(_Table):
-    """Gas pricing; all zero-fee on the committed network."""
+    """Gas pricing: a base fee of at least 1 wei that can never fall to 0.
 
-    min_gas_price: int = Field(ge=0, description="Lowest gas price nodes accept (wei).")
-    base_fee_initial: int = Field(ge=0, description="EIP-1559 base fee of the genesis block.")
-    base_fee_max_change_denominator: int = Field(gt=0, description="EIP-1559 max change 1/n.")
+    A zero base fee breaks real AuRa networks: Nethermind's pool drops peers' transactions
+    whose affordable price is 0, and it encodes a zero base fee out of the block header while
+    OpenEthereum writes it, so the two clients disagree on every block hash. A denominator of
+    1 would let one empty block take any base fee to 0.
+    """
+
+    min_gas_price: int = Field(ge=0, description="Lowest tip validators include (wei/gas).")
+    base_fee_initial: int = Field(description="EIP-1559 base fee of the genesis block (wei).")
+    base_fee_max_change_denominator: int = Field(description="EIP-1559 max change 1/n.")
     elasticity_multiplier: int = Field(gt=0, description="EIP-1559 gas limit / gas target.")
+
+    @field_validator("base_fee_initial")
+    @classmethod
+    def _base_fee_is_relayed(cls, wei: int) -> int:
+        if wei < 1:
+            raise ValueError(
+                "must be >= 1 wei: Nethermind drops zero-fee transactions from peers and "
+                "hashes a zero-base-fee header differently from OpenEthereum"
+            )
+        return wei
+
+    @field_validator("base_fee_max_change_denominator")
+    @classmethod
+    def _base_fee_cannot_reach_zero(cls, denominator: int) -> int:
+        if denominator < 2:
+            raise ValueError("must be >= 2: with 1, one empty block takes the base fee to 0")
+        return denominator
 
 
 class Prefund(_Table):

@@ -9,7 +9,8 @@ file that sets those keys itself is refused, so there is exactly one place each 
 Output is deterministic (sorted bots, fixed key order, no timestamps): `--check` compares the
 committed files with a fresh render and CI fails when someone edits the fleet or a bot file, or
 re-renders the chainspec, without re-running this. The chainspec is copied into the kustomize
-tree because kustomize cannot read files outside its root.
+tree because kustomize cannot read files outside its root; the chain nodes' fee floor and gas
+limit come from the same network file (`bots.k8s.nodeflags`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pydantic import ValidationError
 from bots.errors import ConfigError
 from bots.k8s.fleet import Fleet, load_fleet
 from bots.k8s.manifests import WIRING, bot_objects, kustomization, seed_patch, wiring
+from bots.k8s.nodeflags import flag_patch_files
 from bots.k8s.yamlwrite import dump_documents
 from bots.tomlfile import read_toml
 
@@ -36,8 +38,10 @@ SEED_PATCH = "seed-participants.patch.yaml"
 
 
 def render(fleet_path: Path, out_dir: Path) -> dict[Path, bytes]:
-    """Every generated file (bot manifests, their kustomization, the seed patch, the chainspec)."""
+    """Every generated file: bot manifests, their kustomization, the seed patch, the chainspec
+    copy and the chain nodes' flag patches (`bots.k8s.nodeflags`)."""
     from bots.devtools.chainconfig import CHAINSPEC_FILE
+    from bots.devtools.network import load_network
 
     fleet = load_fleet(fleet_path)
     root = fleet_path.parent
@@ -54,6 +58,7 @@ def render(fleet_path: Path, out_dir: Path) -> dict[Path, bytes]:
     patch = seed_patch({n: fleet.bots[n].keystore_secret for n in plan_participants})
     files[out_dir / SEED_PATCH] = (GENERATED + dump_documents([patch])).encode()
     files[root / fleet.chainspec] = CHAINSPEC_FILE.read_bytes()
+    files.update(flag_patch_files(load_network(), root))
     return files
 
 

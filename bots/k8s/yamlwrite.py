@@ -8,6 +8,7 @@ pinned to one minor version in `pyproject.toml` so its output cannot drift under
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -32,8 +33,9 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _ManifestDumper.add_representer(str, _str)
 
 
-def dump_documents(docs: list[dict[str, Any]]) -> str:
-    """The documents as one YAML stream, separated by `---` lines."""
+def dump_documents(docs: Sequence[object]) -> str:
+    """The documents (mappings, or a list for a JSON patch) as one YAML stream, separated by
+    `---` lines."""
     text: str = yaml.dump_all(
         docs,
         Dumper=_ManifestDumper,
