@@ -2,12 +2,13 @@
 
 Run: `.venv/bin/python -m bench.backtest [--steps N] [--profile]`. A backtest of 3 bots (a
 fixed_spread maker, a noise taker and an informed taker) runs N steps (2 000 by default) through
-`bots.backtest.engine.run_backtest`, exactly as `otcmm backtest` runs it. The ceiling is measured
-in the same run on a fresh dev chain: simple value transfers signed with eth_account and sent raw
-through `bots.chain.rpc.connect` as fast as one Python thread can, automine. Then: where the
-loop's time goes (wall seconds per phase) and the JSON-RPC calls per step. `--profile` adds
-cProfile's top entries. Figures vary by machine and load; nothing is asserted beyond the run being
-correct.
+`bots.backtest.engine.run_backtest`, exactly as `otcmm backtest` runs it. The yardstick is
+measured in the same run on a fresh dev chain: the one-by-one ceiling, `offer` transactions
+built, signed and sent with web3 by one Python thread as fast as it goes, automine (issue 14's
+definition; the aim is a backtest at half of it or more), and, for scale, plain transfers
+signed and sent raw. Then: where the loop's time goes (wall seconds per phase) and the JSON-RPC
+calls per step. `--profile` adds cProfile's top entries. Figures vary by machine and load;
+nothing is asserted beyond the run being correct.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from bots.backtest.engine import RunResult, run_backtest
 from bots.backtest.scenario import Scenario
 from bots.chain.fees import eip1559_fees
 from bots.chain.rpc import connect
+from bots.chain.transactor import Transactor
 from bots.cli.progress import every_tenth, progress
+from bots.demo.roundtrip import deploy_market, fund
 from bots.devtools.chainconfig import devchain_params
 from bots.devtools.devchain import DevChain, dev_accounts
 from bots.devtools.network import load_network
@@ -78,6 +81,31 @@ def scenario(steps: int) -> Scenario:
     )
 
 
+def offer_ceiling(count: int) -> float:
+    """The one-by-one ceiling (issue 14's yardstick): `offer` transactions built, signed and
+    sent with web3 from one Python thread, automine, as fast as it goes (tx/s)."""
+    params = devchain_params(load_network())
+    with DevChain(params, mode="auto") as chain:
+        w3 = connect(chain.url)
+        deployer, maker = dev_accounts(params, 2)
+        m = deploy_market(w3, deployer)
+        fund(m, Transactor(w3, maker), 10**15, 10**15)
+        offer = m.market.functions.offer
+        fees = eip1559_fees(params.base_fee, 0).fields
+        nonce = int(w3.eth.get_transaction_count(maker.address))
+        started = time.perf_counter()
+        for i in range(count):
+            tx = offer(100, m.base.address, 100 + i, m.quote.address).build_transaction(
+                {"from": maker.address, "gas": 300_000, "nonce": nonce + i, **fees}
+            )
+            last = w3.eth.send_raw_transaction(maker.sign_transaction(tx).raw_transaction)
+        receipt = w3.eth.wait_for_transaction_receipt(last, timeout=60, poll_latency=0.001)
+        rate = count / (time.perf_counter() - started)
+        if receipt["status"] != 1:
+            raise SystemExit("offer ceiling: the last offer reverted")
+        return rate
+
+
 def raw_throughput(count: int) -> tuple[float, float]:
     """(signed tx/s, send-only tx/s): value transfers, one account, automine."""
     params = devchain_params(load_network())
@@ -123,16 +151,18 @@ def profiled(enabled: bool, call: Callable[[], T]) -> tuple[T, str]:
     return result, text.getvalue()
 
 
-def report(result: RunResult, signed: float, send_only: float) -> str:
+def report(result: RunResult, ceiling: float, signed: float, send_only: float) -> str:
     steps = len(result.steps)
     loop = result.loop_s
+    rate = result.txs / loop
     lines = [
         f"backtest: 3 bots (fixed_spread maker, noise, informed), {steps} steps, "
-        f"{result.txs} transactions",
-        f"  {steps / loop:8.1f} steps/s   {result.txs / loop:8.1f} tx/s   "
+        f"{result.txs} transactions, blocks {result.scenario.blocks}",
+        f"  {steps / loop:8.1f} steps/s   {rate:8.1f} tx/s   "
         f"(loop {loop:.1f} s; wall {result.wall_s:.1f} s with chain start, setup and reads)",
-        f"anvil ceiling, same machine and run: {signed:8.1f} tx/s signed+sent, "
-        f"{send_only:.1f} tx/s pre-signed",
+        f"one-by-one ceiling, same machine and run: {ceiling:8.1f} offer tx/s (web3 build, sign,"
+        f" send)  ->  ratio {rate / ceiling:.2f}",
+        f"anvil, for scale: {signed:8.1f} transfers/s signed+sent, {send_only:.1f} pre-signed",
         "",
         f"{'where the time goes':<40}{'seconds':>9}{'ms/step':>9}{'share':>7}",
         "-" * 65,
@@ -167,8 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     analysis = analyse(result)
     if not analysis.ok:
         raise SystemExit("conservation or accounting check failed: the figures mean nothing")
+    ceiling = offer_ceiling(RAW_TRANSFERS)
     signed, send_only = raw_throughput(RAW_TRANSFERS)
-    print(report(result, signed, send_only))
+    print(report(result, ceiling, signed, send_only))
     if profile:
         print("\ncProfile, top 15 by own time (profiling slows the run):")
         print(profile)

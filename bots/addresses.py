@@ -9,6 +9,8 @@ the typo may be a wrong digit, and the checksum of a wrong address is just anoth
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from eth_typing import ChecksumAddress
 from eth_utils.address import (
     is_checksum_address,
@@ -33,3 +35,10 @@ def checked_address(value: str) -> ChecksumAddress:
             f"{value!r} has a bad EIP-55 checksum (a mistyped character?): copy it again"
         )
     return to_checksum_address(value)
+
+
+@lru_cache(maxsize=1 << 16)
+def checksum(address: str) -> ChecksumAddress:
+    """`address` (any case, from the chain) in EIP-55 form, cached: a bot sees the same few
+    hundred addresses every tick, and each checksum costs a keccak."""
+    return to_checksum_address(address)

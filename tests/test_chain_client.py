@@ -721,7 +721,7 @@ def test_nonce_too_low_waits_for_a_transaction_between_pool_and_block(
     transaction neither pending nor mined; it must still count as ours, not a rival's."""
     from types import SimpleNamespace
 
-    from web3.exceptions import TransactionNotFound, Web3RPCError
+    from web3.exceptions import TransactionNotFound
 
     from bots.chain import txpool
 
@@ -733,14 +733,13 @@ def test_nonce_too_low_waits_for_a_transaction_between_pool_and_block(
             raise answer
         return answer
 
-    def send_raw_transaction(_raw: bytes) -> None:
-        raise Web3RPCError("nonce too low", rpc_response={"error": {"message": "nonce too low"}})
+    def make_request(_method: str, _params: object) -> dict[str, object]:
+        return {"jsonrpc": "2.0", "id": 1, "error": {"code": -32000, "message": "nonce too low"}}
 
     monkeypatch.setattr(txpool, "KNOWN_CHECK_PAUSE_S", 0.0)
     fake = SimpleNamespace(
-        eth=SimpleNamespace(
-            get_transaction=get_transaction, send_raw_transaction=send_raw_transaction
-        )
+        eth=SimpleNamespace(get_transaction=get_transaction),
+        provider=SimpleNamespace(make_request=make_request),
     )
     assert txpool.send_raw(fake, b"\x01", "0x1") == ("already_known", "nonce too low")  # type: ignore[arg-type]
     assert answers == []

@@ -278,7 +278,7 @@ def test_contract_calls_get_a_gas_margin_over_the_estimate(book: TwoAssetMarket)
 
 def test_a_transaction_this_bot_did_not_sign_stops_it(book: TwoAssetMarket, world: World) -> None:
     rig = make_rig(book)
-    rig.bot.executor.market.transactor.strict_nonces = True
+    rig.bot.executor.market.transactor.nonces.strict = True
     rig.tick()
     other = Transactor(world.w3, world.accounts["alice"])  # same key, another process
     other.transact(book.bnd.functions.approve(book.market.address, MAX_UINT))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -199,21 +199,34 @@ def build_agent(
     seed: int,
     clock: SimClock,
     timings: Timings,
+    trade_w3: Web3 | None = None,
+    header: Callable[[], dict[str, Any]] | None = None,
 ) -> Agent:
-    """Fund the agent's account, then wire its bot as `bots.service.process.build` does."""
+    """Fund the agent's account (through `w3`, which mines each transaction), then wire its
+    bot as `bots.service.process.build` does.
+
+    With `trade_w3` (shared blocks) the bot trades through it: its transactions are sent and
+    held at once (the engine mines the step's block after every agent ticked, and the next tick
+    settles them), and the market's own operations go out with fixed gas limits (the
+    backtest's tokens are plain AssetTokens), so a transaction costs one round trip; `header`
+    hands every agent of a step the block header the engine read once.
+    """
+    shared_blocks = trade_w3 is not None
     account = agent_account(seed, plan.name)
     fund(deployment, Transactor(w3, account), plan.inventory)
     meter = GasMeter()  # counts from here on: the steps' transactions, not the setup's
     transactor = Transactor(
-        w3,
+        trade_w3 or w3,
         account,
-        receipt_timeout_s=RECEIPT_TIMEOUT_S,
+        receipt_timeout_s=0.0 if shared_blocks else RECEIPT_TIMEOUT_S,
         gas_price_cap_wei=plan.limits.max_gas_price_wei,
         on_event=meter,
         fee_ttl_s=1.0,  # as a live bot: one fee lookup serves a tick's transactions
     )
-    client = MarketClient(w3, deployment.market.market_address, transactor)
-    view = TimedChainView(client, deployment.base, deployment.quote, account.address)
+    client = MarketClient(
+        trade_w3 or w3, deployment.market.market_address, transactor, fixed_gas=shared_blocks
+    )
+    view = TimedChainView(client, deployment.base, deployment.quote, account.address, header=header)
     executor = TimedExecutor(client)
     view.timings = executor.timings = timings
     feed = SteppedFeed(f"backtest:{plan.name}")

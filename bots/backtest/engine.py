@@ -1,29 +1,31 @@
 """The step loop: the backtest owns the chain's clock, the agents' feeds and their clocks.
 
-Design (deterministic by construction): anvil runs with `--no-mining` and a block-timestamp
-interval of 0, and every raw transaction is followed at once by an `evm_mine` (see
-`MiningProvider`): `bots.chain.transactor.Transactor` waits for each receipt, so on a chain
-that only mines on request a tick would otherwise wait forever, and anvil's own automine mines a
-moment after answering, which costs the transactor a 50 ms receipt poll now and then. Each step
+Deterministic by construction: anvil runs with `--no-mining`, a block-timestamp interval of 0
+and `--order fifo`. Each step gives each agent its feed price (bots under test: the true price
+`feed_lag_steps` ago; noise takers: the true price; informed takers: the true price or a later
+step's) and ticks it: `Bot.tick`, the very pipeline `otcmm run` uses; then it records each
+bot's live quotes (quote uptime, plots).
 
-1. mines an empty block stamped with the step's time (`evm_mine [t]`): the step's first block,
-   so every snapshot of the step reads that time;
-2. gives each bot under test its feed price (the true price `feed_lag_steps` steps ago) and
-   ticks it: `Bot.tick`, the very pipeline `otcmm run` uses; every transaction it sends mines at
-   once in its own block, stamped with the same time;
-3. ticks the counter-flow: noise takers (true price) and informed takers (the true price, or a
-   later step's);
-4. records each bot's live quotes as the book stood after the makers' ticks (the first taker's
-   snapshot, or a read of the book when there is no counter-flow): quote uptime, plots.
+`blocks = "shared"` (the default): one block per step, as on a live chain. The agents tick in a
+seeded order, all reading the last block, and every transaction they send waits in the pool
+(held by its sender, as a live bot holds one between ticks) until the engine mines the step's
+block, stamped with the step's time: transactions in the order sent, so a re-quote can race a
+take. An agent gets one transaction into a block; its next tick settles it. The market's
+operations go out with fixed gas limits (plain AssetTokens): a transaction is one round trip.
+`blocks = "per_tx"` (the old way): an empty block stamped with the step's time first, then the
+agents in scenario order, every raw transaction followed at once by an `evm_mine`
+(`MiningProvider`), one transaction per block; the quotes recorded are the book after the
+makers' ticks.
 
-Agents tick one at a time in scenario order, each transaction in its own block, so the same
-scenario gives the same blocks, the same transactions and the same trades, byte for byte. Anvil
-keeps only recent states (`--prune-history`): with every past state in memory it slows down as
-the run grows, and the bots only ever read the latest block (logs and receipts stay).
+Either way the same scenario gives the same blocks, transactions and trades, byte for byte.
+Anvil keeps only recent states (`--prune-history`): with every past state in memory it slows
+down as the run grows, and the bots only ever read the latest block (logs and receipts stay).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -41,7 +43,7 @@ from bots.backtest.agents import Agent, Role, SimClock, Timings, agent_plans, bu
 from bots.backtest.pricepath import PricePath, build_path
 from bots.backtest.scenario import Inventory, Scenario
 from bots.backtest.world import Deployment, deploy
-from bots.chain.rpc import RetryingHTTPProvider
+from bots.chain.rpc import RetryingHTTPProvider, raw_request
 from bots.devtools.chainconfig import devchain_params
 from bots.devtools.devchain import DevChain, DevChainParams, dev_accounts
 from bots.devtools.network import load_network
@@ -142,15 +144,22 @@ class Engine:
         self.chain = chain
         self.timings = timings
         self.rpc_calls: Counter[str] = Counter()
-        provider = MiningProvider(chain.url, timeout_s=RPC_TIMEOUT_S)
+        self.shared = scenario.blocks == "shared"
+        provider = MiningProvider(chain.url, timeout_s=RPC_TIMEOUT_S)  # setup: mine each tx
         provider.on_request = self._count_rpc
         self.w3 = Web3(provider)
+        self.trade_w3 = self.w3  # what the agents' bots use
+        if self.shared:  # their transactions wait for the step's block
+            trading = RetryingHTTPProvider(chain.url, timeout_s=RPC_TIMEOUT_S)
+            trading.on_request = self._count_rpc
+            self.trade_w3 = Web3(trading)
         self.clock = SimClock(float(path.times[0]))
         self.deployment: Deployment | None = None
         self.agents: list[Agent] = []
         self.steps: list[StepRecord] = []
         self.last_block = 0
         self.loop_s = 0.0
+        self.header: dict[str, Any] = {}  # the step's first block, read once for all agents
 
     def _count_rpc(self, method: str) -> None:
         self.rpc_calls[method] += 1
@@ -175,6 +184,8 @@ class Engine:
                     seed=self.scenario.seed,
                     clock=self.clock,
                     timings=self.timings,
+                    trade_w3=self.trade_w3 if self.shared else None,
+                    header=(lambda: self.header) if self.shared else None,
                 )
                 for plan in agent_plans(self.scenario)
             ]
@@ -188,14 +199,64 @@ class Engine:
             self.step(step)
             if progress is not None:
                 progress(step + 1, total, sum(a.gas.mined + a.gas.failed for a in self.agents))
+        if self.shared and self.steps:
+            self._record_quotes(None)  # the last step's block: nobody read it yet
         self.loop_s = time.perf_counter() - started
 
     def step(self, k: int) -> None:
         t = self.path.times[k]
-        with self.timings.phase("chain clock (evm_mine, block number)"):
-            self.chain.rpc("evm_mine", [t])
         first_block = self.last_block + 1
         self.clock.now = float(t)
+        if self.shared:
+            outcomes, errors = self._shared_step(k, t)
+            quotes: dict[str, QuoteView] = {}  # known once the next step reads the book
+            self.last_block = first_block  # one block per step
+            if self.steps:  # this step's ticks settled the last step's block: its gas
+                gas = {a.name: a.gas.gas_used for a in self.agents}
+                self.steps[-1] = dataclasses.replace(self.steps[-1], gas_used=gas)
+        else:
+            with self.timings.phase("chain clock (evm_mine, block number)"):
+                raw_request(self.w3, "evm_mine", [t])
+            outcomes, errors, quotes = self._per_tx_step(k, t)
+            with self.timings.phase("chain clock (evm_mine, block number)"):
+                self.last_block = int(self.w3.eth.block_number)
+        gas = {a.name: a.gas.gas_used for a in self.agents}
+        record = StepRecord(
+            k, t, self.path.at(k), first_block, self.last_block, quotes, outcomes, errors, gas
+        )
+        self.steps.append(record)
+
+    def _shared_step(self, k: int, t: int) -> tuple[dict[str, str], dict[str, int]]:
+        """Every agent reads the last block (its header read once, here) and sends into the
+        step's block, in a seeded order (the node keeps arrival order: `--order fifo`); then
+        that block is mined, stamped with the step's time. The previous step's quotes are the
+        book the first agent reads: the state that step's block left."""
+        with self.timings.phase("chain clock (evm_mine, block number)"):
+            self.header = raw_request(self.trade_w3, "eth_getBlockByNumber", ["latest", False])
+        outcomes: dict[str, str] = {}
+        errors: dict[str, int] = {}
+        order = list(self.agents)
+        seed = f"otcmm-backtest:{self.scenario.seed}:{k}"
+        random.Random(seed).shuffle(order)  # noqa: S311 - a simulation's order, not a secret
+        for agent in order:
+            outcomes[agent.name], errors[agent.name] = self._tick(agent, k, t)
+            if agent is order[0] and self.steps:
+                self._record_quotes(agent.bot.view.last_book)
+        with self.timings.phase("chain clock (evm_mine, block number)"):
+            raw_request(self.w3, "evm_mine", [t])
+        return outcomes, errors
+
+    def _record_quotes(self, book: tuple[list[LiveOffer], list[LiveOffer]] | None) -> None:
+        """Fill in the last step's quotes from `book` (read from the chain if None)."""
+        makers = [a for a in self.agents if a.role == "bot"]
+        with self.timings.phase("quote read (book)"):
+            quotes = self._quotes(makers, book)
+        self.steps[-1] = dataclasses.replace(self.steps[-1], quotes=quotes)
+
+    def _per_tx_step(
+        self, k: int, t: int
+    ) -> tuple[dict[str, str], dict[str, int], dict[str, QuoteView]]:
+        """Agents in scenario order, each transaction mined alone at once (`MiningProvider`)."""
         outcomes: dict[str, str] = {}
         errors: dict[str, int] = {}
         makers = [a for a in self.agents if a.role == "bot"]
@@ -209,13 +270,7 @@ class Engine:
             book = book or agent.bot.view.last_book
         with self.timings.phase("quote read (book)"):
             quotes = self._quotes(makers, book)
-        with self.timings.phase("chain clock (evm_mine, block number)"):
-            self.last_block = int(self.w3.eth.block_number)
-        gas = {a.name: a.gas.gas_used for a in self.agents}
-        record = StepRecord(
-            k, t, self.path.at(k), first_block, self.last_block, quotes, outcomes, errors, gas
-        )
-        self.steps.append(record)
+        return outcomes, errors, quotes
 
     def _tick(self, agent: Agent, k: int, t: int) -> tuple[str, int]:
         agent.feed.set(self.path.at(k + agent.plan.offset), float(t))
@@ -249,6 +304,11 @@ class Engine:
     def finish(self, wall_started: float) -> RunResult:
         """Read the trades, final holdings and the conservation check off the chain."""
         m = self.market
+        for agent in self.agents:  # the last step's transactions: mined, not yet settled
+            agent.bot.executor.settle_held()
+        if self.steps:  # their gas belongs to the last step, whose block mined them
+            gas = {a.name: a.gas.gas_used for a in self.agents}
+            self.steps[-1] = dataclasses.replace(self.steps[-1], gas_used=gas)
         with self.timings.phase("events and final reads"):
             first = self.steps[0].first_block if self.steps else self.last_block
             events = m.market.events(first, self.last_block)
@@ -328,7 +388,8 @@ def run_backtest(
     genesis = str(path.times[0] - 1)  # setup happens one second before step 0
     timings = Timings()
     with timings.phase("dev chain start"):
-        extra = ("--timestamp", genesis, "--prune-history", str(STATES_KEPT))
+        # fifo: a block holds the step's transactions in the order the agents sent them
+        extra = ("--timestamp", genesis, "--prune-history", str(STATES_KEPT), "--order", "fifo")
         chain = DevChain(params, mode="manual", extra_args=extra).start()
     with chain:
         engine = Engine(scenario, path, chain, timings)

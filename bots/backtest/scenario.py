@@ -160,6 +160,12 @@ class Scenario(_Model):
     block_interval_s: int | None = Field(default=None, gt=0, le=86_400 * 366)
     start_time: datetime | None = None
     markout_steps: int = Field(default=5, gt=0)
+    blocks: Literal["shared", "per_tx"] = Field(
+        default="shared",
+        description="shared: every agent's transaction of a step goes into the step's one block,"
+        " in a seeded order, as bots on a live chain share blocks (a re-quote can race a take);"
+        " per_tx: each transaction mined alone at once, in tick order (no such races).",
+    )
     market: MarketSpec
     path: PathSpec
     bots: tuple[BotSpec, ...] = Field(min_length=1)

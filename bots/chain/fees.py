@@ -102,6 +102,14 @@ def fees_for_base_fee(w3: Web3, base_fee: int | None) -> Fees:
     return eip1559_fees(int(base_fee), int(w3.eth.max_priority_fee))
 
 
+def fees_from_suggestion(base_fee: int | None, suggestion: int | None) -> Fees:
+    """`fees_for_base_fee` from a node suggestion already read (the tip, or on a legacy chain
+    the gas price): a bot reads it in its snapshot batch instead of asking again."""
+    if base_fee is None:
+        return legacy_fees(suggestion or 0)
+    return eip1559_fees(base_fee, suggestion or 0)
+
+
 def eip1559_fees(base_fee_wei: int, suggested_tip_wei: int) -> Fees:
     """Max fee 2 x base fee + tip, the tip as suggested but never below what makes the
     effective price (base fee + tip) at least `MIN_EFFECTIVE_PRICE_WEI`."""

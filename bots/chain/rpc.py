@@ -85,9 +85,14 @@ def is_transient(exc: requests.RequestException) -> bool:
 
 def rpc_error_message(exc: Web3RPCError) -> str:
     """The node's own message from a JSON-RPC error reply (web3 only gives the error's repr)."""
-    error = (exc.rpc_response or {}).get("error")
+    return answer_error_message(exc.rpc_response) or str(exc.message)
+
+
+def answer_error_message(answer: Any) -> str:
+    """The node's message in a JSON-RPC error answer ("" when it carries none)."""
+    error = answer.get("error") if isinstance(answer, dict) else None
     if not isinstance(error, dict) or not isinstance(error.get("message"), str):
-        return str(exc.message)
+        return ""
     message = str(error["message"])
     data = error.get("data")
     if isinstance(data, str) and data and not data.startswith("0x"):
@@ -156,6 +161,8 @@ class RetryingHTTPProvider(HTTPProvider):
         self._sleep = sleep
         self._clock = clock
         self._budget = threading.local()  # .until: monotonic end of the current budget
+        self._sessions = threading.local()  # .session: this thread's keep-alive session
+        self._proxies = requests.utils.get_environ_proxies(rpc_url)  # HTTP(S)_PROXY, NO_PROXY
         self.on_request: Callable[[str], None] | None = None  # e.g. a metrics counter
         # The chain id never changes under a node; web3 asks for it before every eth_call.
         self.cache_allowed_requests = True
@@ -205,6 +212,24 @@ class RetryingHTTPProvider(HTTPProvider):
 
         return self._exchange(label, request_data, check, what=f"a batch of {len(ids)}")
 
+    def _post(self, request_data: bytes, timeout: float) -> bytes:
+        """One POST on this thread's keep-alive session; the body of a 2xx answer.
+
+        The session does not look the proxy settings up in the environment per request (that
+        walk of `os.environ` cost a quarter of a local call's CPU): they are read once, when
+        the provider is made, and given to every session.
+        """
+        session: requests.Session | None = getattr(self._sessions, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False
+            session.proxies.update(self._proxies)
+            self._sessions.session = session
+        kwargs = {**dict(self.get_request_kwargs()), "timeout": timeout}
+        with session.post(self._uri, data=request_data, **kwargs) as response:
+            response.raise_for_status()
+            return bytes(response.content)
+
     def _min_attempt(self) -> float:
         """The shortest attempt worth making before a deadline or budget ends."""
         return min(self.timeout_s, MIN_ATTEMPT_S)
@@ -238,12 +263,7 @@ class RetryingHTTPProvider(HTTPProvider):
             if self.on_request is not None:
                 self.on_request(label)  # counted per attempt: what reaches the node
             try:
-                raw = self._request_session_manager.make_post_request(
-                    self._uri,
-                    request_data,
-                    **{**self.get_request_kwargs(), "timeout": timeout},
-                )
-                return check(raw)
+                return check(self._post(request_data, timeout))
             except requests.RequestException as exc:
                 failure = f"cannot reach RPC at {self.redacted_url}: "
                 failure += describe_transport_error(exc, timeout)
@@ -329,3 +349,35 @@ def tick_budget(w3: Web3, seconds: float) -> Iterator[None]:
         return
     with provider.budget(seconds):
         yield
+
+
+def raw_request(w3: Web3, method: str, params: list[Any]) -> Any:
+    """One JSON-RPC call straight through the provider: the raw `result` (hex strings, plain
+    dicts), without web3's formatters and middleware, which cost more CPU than a read of a
+    local node. Raises `ChainError` naming the method for an error answer."""
+    return _result(method, w3.provider.make_request(RPCEndpoint(method), params))
+
+
+def raw_batch(w3: Web3, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+    """`calls` as one JSON-RPC batch (one round trip), raw results in request order; see
+    `raw_request`."""
+    provider = w3.provider
+    if not isinstance(provider, HTTPProvider):  # a provider without batches: one by one
+        return [raw_request(w3, method, params) for method, params in calls]
+    answers = provider.make_batch_request([(RPCEndpoint(m), p) for m, p in calls])
+    if not isinstance(answers, list):
+        raise ChainError(f"RPC refused a batch of {len(calls)}: {_message(answers)}")
+    return [_result(method, a) for (method, _), a in zip(calls, answers, strict=True)]
+
+
+def _result(method: str, answer: Any) -> Any:
+    if not isinstance(answer, dict) or "error" in answer:
+        raise ChainError(f"RPC refused {method}: {_message(answer)}")
+    return answer.get("result")
+
+
+def _message(answer: Any) -> str:
+    error = answer.get("error") if isinstance(answer, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    return "malformed answer"

@@ -1,16 +1,11 @@
 """Signing and sending transactions for one local account.
 
-Keys never leave the process: transactions are signed here and sent raw. The nonce is tracked
-locally and resynced from the node whenever its pool disagrees ("nonce too low", "replacement
-underpriced"); a transaction the node already holds is waited for, never signed twice. Every wait
-has a deadline, a transaction stuck in the pool is replaced with higher fees (never above the
-operator's cap) and rebroadcast when the node forgets it, success means `status == 1` (not "the
-receipt has logs"), and a revert surfaces as a `TxError` with the decoded custom error.
-
-A transaction not mined within the caller's wait is *held*, not given up: `send` raises
-`TxPending` and refuses every new send until `settle_held` sees it mined, so a bot tick never
-blocks for long and never acts on a book that a pending transaction is about to change.
-With `strict_nonces` (a bot) a nonce used by anyone else is `ForeignTransactionError`.
+Keys never leave the process: transactions are signed here and sent raw, a transaction the node
+already holds is waited for and never signed twice, success means `status == 1`, and a failure
+is a `TxError` saying why (`bots.chain.failure`). A transaction not mined within the caller's
+wait is *held*, not given up: `send` raises `TxPending` and refuses every new send until
+`settle_held` sees it mined, so a bot tick never blocks for long and never acts on a book a
+pending transaction is about to change.
 """
 
 from __future__ import annotations
@@ -85,32 +80,24 @@ class Transactor:
         self.fee_ttl_s = fee_ttl_s
         self._fees: tuple[Fees, float] | None = None  # (fees, when looked up: monotonic)
         self._chain_id = int(w3.eth.chain_id)
-        self._nonces = Nonces(account.address, strict=strict_nonces)
+        self.nonces = Nonces(account.address, strict=strict_nonces)
         self._held: InFlight | None = None
 
     # ------------------------------------------------------------------ nonces
-    @property
-    def strict_nonces(self) -> bool:
-        return self._nonces.strict
-
-    @strict_nonces.setter
-    def strict_nonces(self, strict: bool) -> None:
-        self._nonces.strict = strict
-
     def resync_nonce(self) -> int:
         """Take the nonce from the node's pending count: after restarts or foreign sends."""
         pending = int(self.w3.eth.get_transaction_count(self.address, "pending"))
-        return self._nonces.synced(pending)
+        return self.nonces.synced(pending)
 
     def relax_nonces(self) -> None:
         """Leave strict mode and resync on the next send: after a foreign transaction was
         detected, the bot must still be able to pull its offers with the next free nonce."""
-        self._nonces.relax()
+        self.nonces.relax()
 
     def check_chain_nonce(self, mined: int) -> None:
         """Raise `ForeignTransactionError` when the chain shows more transactions of this account
         than this transactor has signed or known of (strict mode only)."""
-        self._nonces.account_for(mined)
+        self.nonces.account_for(mined)
 
     def pending_count(self) -> int:
         """How many transactions of this account wait in the node's pool."""
@@ -141,7 +128,7 @@ class Transactor:
             raise TxError(f"rebroadcast: transaction is from {sender}, not {self.address}")
         tx_hash = Web3.keccak(raw_tx).to_0x_hex()
         result, message = self._send_raw(raw_tx, tx_hash)
-        self._nonces.next = None
+        self.nonces.next = None
         if result == "other":
             raise TxError(f"rebroadcast: node refused {tx_hash}: {message}", tx_hash)
         return tx_hash if result in ("accepted", "already_known") else None
@@ -156,9 +143,18 @@ class Transactor:
         may need beyond the estimate if other transactions land first in its block); the
         calldata is encoded here so web3 never fills in a bare estimate.
         """
+        data = call._encode_transaction_data()
+        return self.transact_data(
+            call.address, data, label=call.fn_name, gas=gas, headroom=headroom
+        )
+
+    def transact_data(
+        self, to: str, data: str, *, label: str, gas: int | None = None, headroom: int = 0
+    ) -> TxReceipt:
+        """`transact` for calldata encoded by the caller (the market client's hot calls)."""
         tx = self._base_tx(gas)
-        tx.update(to=call.address, data=call._encode_transaction_data(), value=0)
-        return self.send(tx, label=call.fn_name, headroom=headroom)
+        tx.update(to=to, data=data, value=0)
+        return self.send(tx, label=label, headroom=headroom)
 
     def deploy(self, artifact: Artifact, *args: Any) -> tuple[Contract, TxReceipt]:
         """Deploy `artifact` with constructor `args`; return the bound contract and receipt."""
@@ -200,7 +196,7 @@ class Transactor:
         flight = self._submit(prepared, label)
         wait = self._wait(self.receipt_timeout_s if wait_s is None else wait_s)
         try:
-            receipt = self._chase(flight, time.monotonic() + wait)
+            receipt = self._chase(flight, time.monotonic() + wait) if wait > 0 else None
         except Exception:
             self._held = flight  # sent: whatever went wrong while waiting, it may still mine
             raise
@@ -265,10 +261,10 @@ class Transactor:
         """Sign with our next nonce and send, re-signing while the pool says it is taken."""
         message = ""
         for _ in range(MAX_SEND_ATTEMPTS):
-            nonce = self.resync_nonce() if self._nonces.next is None else self._nonces.next
+            nonce = self.resync_nonce() if self.nonces.next is None else self.nonces.next
             signed = self._sign(tx, nonce)
             tx_hash, raw = signed.hash.to_0x_hex(), bytes(signed.raw_transaction)
-            self._nonces.signed(nonce)  # ours from now on, whether or not the node answers
+            self.nonces.signed(nonce)  # ours from now on, whether or not the node answers
             self._emit("signed", label, tx_hash, nonce, raw_tx=raw)
             flight = InFlight(
                 label,
@@ -286,10 +282,10 @@ class Transactor:
                 self._held = flight  # the node may have it though its answer was lost
                 raise
             if result in ("accepted", "already_known"):
-                self._nonces.next = nonce + 1
+                self.nonces.next = nonce + 1
                 self._emit("sent", label, tx_hash, nonce, raw_tx=raw)
                 return flight
-            if result == "nonce_too_low" and self._nonces.strict:
+            if result == "nonce_too_low" and self.nonces.strict:
                 self._emit("failed", label, tx_hash, nonce, reason="foreign_nonce")
                 raise ForeignTransactionError(
                     f"{label}: nonce {nonce} of {self.address} was used by a transaction this "
@@ -306,7 +302,7 @@ class Transactor:
         try:
             return send_raw(self.w3, raw_tx, tx_hash)
         except Exception:
-            self._nonces.next = None  # the node may or may not have it now: ask it next time
+            self.nonces.next = None  # the node may or may not have it now: ask it next time
             raise
 
     def _chase(self, flight: InFlight, deadline: float) -> TxReceipt | None:
@@ -373,6 +369,10 @@ class Transactor:
     ) -> None:
         if self.on_event is not None:
             self.on_event(TxEvent(kind, label, tx_hash, nonce, gas_used, raw_tx, reason))
+
+    def prime_fees(self, fees: Fees) -> None:
+        """Fees just read elsewhere (a bot's snapshot): sends within `fee_ttl_s` use them."""
+        self._fees = (fees, time.monotonic())
 
     def _current_fees(self) -> Fees:
         now = time.monotonic()

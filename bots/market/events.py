@@ -1,8 +1,9 @@
 """The market's logs as typed events: trading (`LogMake`/`LogTake`/`LogKill`) and the
 dead-man's switch (`LogDeadline`/`LogGuard`).
 
-Pure decoding of logs web3 has already parsed against the market's ABI; `MarketClient.events`
-and `MarketClient.switch_events` fetch them. Amounts are base units, times unix seconds.
+Pure decoding: of logs web3 has already parsed against the market's ABI (`MarketClient.events`
+and `MarketClient.switch_events` fetch them), and of raw `eth_getLogs` entries
+(`RawLogDecoder`, for a bot's book kept from logs). Amounts are base units, times unix seconds.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from web3 import Web3
+from eth_abi.abi import decode
+from eth_utils.crypto import keccak
+
+from bots.addresses import checksum
 
 TradeKind = Literal["make", "take", "kill"]
 SwitchKind = Literal["deadline", "guard"]
@@ -62,13 +66,13 @@ def trade_event(kind: TradeKind, log: Any) -> MarketEvent:
         offer_id=int.from_bytes(args["id"], "big"),
         block_number=int(log["blockNumber"]),
         log_index=int(log["logIndex"]),
-        maker=Web3.to_checksum_address(args["maker"]),
-        pay_token=Web3.to_checksum_address(args["pay_gem"]),
-        buy_token=Web3.to_checksum_address(args["buy_gem"]),
+        maker=checksum(args["maker"]),
+        pay_token=checksum(args["pay_gem"]),
+        buy_token=checksum(args["buy_gem"]),
         pay_amt=int(args["take_amt"] if is_take else args["pay_amt"]),
         buy_amt=int(args["give_amt"] if is_take else args["buy_amt"]),
         timestamp=int(args["timestamp"]),
-        taker=Web3.to_checksum_address(args["taker"]) if is_take else None,
+        taker=checksum(args["taker"]) if is_take else None,
     )
 
 
@@ -77,7 +81,7 @@ def switch_event(kind: SwitchKind, log: Any) -> SwitchEvent:
     args = log["args"]
     return SwitchEvent(
         kind=kind,
-        maker=Web3.to_checksum_address(args["maker"]),
+        maker=checksum(args["maker"]),
         deadline=int(args["deadline"]),
         block_number=int(log["blockNumber"]),
         log_index=int(log["logIndex"]),
@@ -88,3 +92,57 @@ def switch_event(kind: SwitchKind, log: Any) -> SwitchEvent:
 def chain_order(event: MarketEvent | SwitchEvent) -> tuple[int, int]:
     """Sort key putting events of both kinds in the order the chain emitted them."""
     return event.block_number, event.log_index
+
+
+_KINDS: dict[str, TradeKind | SwitchKind] = {
+    **{name: kind for kind, name in TRADE_LOGS.items()},
+    **{name: kind for kind, name in SWITCH_LOGS.items()},
+}
+
+
+class RawLogDecoder:
+    """Decodes the market's raw `eth_getLogs` entries (hex JSON) with eth_abi, straight from the
+    market's ABI: web3's event machinery costs far more than the few logs of a block."""
+
+    def __init__(self, abi: list[dict[str, Any]]) -> None:
+        self._events: dict[bytes, tuple[str, list[tuple[str, str, bool]]]] = {}
+        for item in abi:
+            if item.get("type") == "event" and item["name"] in _KINDS:
+                inputs = [(i["name"], i["type"], bool(i["indexed"])) for i in item["inputs"]]
+                signature = f"{item['name']}({','.join(t for _, t, _ in inputs)})"
+                self._events[keccak(text=signature)] = (item["name"], inputs)
+
+    def decode(self, logs: list[dict[str, Any]]) -> list[MarketEvent | SwitchEvent]:
+        """Trading and switch events among `logs`, in chain order; other logs are skipped."""
+        decoded: list[MarketEvent | SwitchEvent] = []
+        for log in logs:
+            topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
+            known = self._events.get(topics[0]) if topics else None
+            if known is None:
+                continue
+            name, inputs = known
+            args = _args(inputs, topics[1:], bytes.fromhex(log["data"][2:]))
+            entry = {
+                "args": args,
+                "blockNumber": int(log["blockNumber"], 16),
+                "logIndex": int(log["logIndex"], 16),
+            }
+            kind = _KINDS[name]
+            if name in SWITCH_LOGS.values():
+                decoded.append(switch_event(kind, entry))  # type: ignore[arg-type]
+            else:
+                decoded.append(trade_event(kind, entry))  # type: ignore[arg-type]
+        return sorted(decoded, key=chain_order)
+
+
+def _args(inputs: list[tuple[str, str, bool]], topics: list[bytes], data: bytes) -> dict[str, Any]:
+    plain = [(name, kind) for name, kind, indexed in inputs if not indexed]
+    values = iter(decode([kind for _, kind in plain], data))
+    indexed = iter(topics)
+    args: dict[str, Any] = {}
+    for name, kind, is_indexed in inputs:
+        if is_indexed:
+            args[name] = decode([kind], next(indexed))[0]
+        else:
+            args[name] = next(values)
+    return args

@@ -15,6 +15,7 @@ TOKEN_TRANSFER = 60_000  # one escrow move per token: cold token, balances, allo
 CANCEL_IN_REQUOTE = 40_000  # two cold offer slots cleared, a bitmap word, LogKill
 MAKE_IN_REQUOTE = 100_000  # two fresh slots, a window rollover, the pair slot, LogMake
 TAKE = 180_000  # buy: offer slots, two token transfers with fresh balance slots, the deadline
+SET_DEADLINE = 50_000  # the dead-man's switch: one storage word and LogDeadline
 MAX_ACTIONS_PER_TX = 60  # cancels + makes per requote: ~6M gas at most, far inside a block
 
 # What a transaction can need beyond its estimate when other transactions land before it in the

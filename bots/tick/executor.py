@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from bots.chain.fees import Fees
 from bots.errors import TxError, TxPending
 from bots.market.approvals import Approvals
 from bots.market.client import MarketClient
@@ -71,6 +72,10 @@ class Executor:
                 break  # nothing more goes out while a transaction of ours is pending
             self._take(take, by_id.get(take.offer_id), result)
         return result
+
+    def prime_fees(self, fees: Fees) -> None:
+        """The fees the tick's snapshot read: its transactions carry them (no second lookup)."""
+        self.market.transactor.prime_fees(fees)
 
     def check_nonce(self, mined: int) -> None:
         """Raise `ForeignTransactionError` if the account has transactions we did not sign."""

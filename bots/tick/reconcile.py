@@ -44,18 +44,42 @@ class Plan:
 def reconcile(
     desired: Sequence[Quote], live: Sequence[LiveOffer], tolerance: Tolerance = Tolerance()
 ) -> Plan:
-    """Match each desired quote to at most one live offer; cancel and make the rest."""
+    """Match each desired quote to at most one live offer; cancel and make the rest.
+
+    A live offer that restates a quote exactly (same tokens and amounts, untouched) is found by
+    a dictionary lookup, so a tick that changes nothing costs O(quotes) however many offers the
+    bot has; only the rest are matched by scanning within the tolerances.
+    """
     unmatched = {offer.id: offer for offer in live}
+    exact: dict[tuple[str, str, int, int], list[int]] = {}
+    for offer in live:
+        if offer.remaining == offer.pay_amt:
+            key = (offer.pay_token, offer.buy_token, offer.pay_amt, offer.buy_amt)
+            exact.setdefault(key, []).append(offer.id)
     keep: list[LiveOffer] = []
     makes: list[Quote] = []
     for quote in desired:
-        match = _best_match(quote, unmatched, tolerance)
+        match = _exact_match(quote, exact, unmatched) or _best_match(quote, unmatched, tolerance)
         if match is None:
             makes.append(quote)
         else:
             keep.append(unmatched.pop(match.id))
     cancels = tuple((offer.id, offer.remaining) for offer in unmatched.values())
     return Plan(keep=tuple(keep), cancels=cancels, makes=tuple(makes))
+
+
+def _exact_match(
+    quote: Quote, exact: dict[tuple[str, str, int, int], list[int]], live: dict[int, LiveOffer]
+) -> LiveOffer | None:
+    """The lowest-id live offer with exactly the quote's tokens and amounts, if still free: a
+    zero price and size gap, the best score `_best_match` could give."""
+    if quote.keep_id is not None:
+        return None  # `_best_match` honours keep_id first
+    key = (quote.pay_token, quote.buy_token, quote.pay_amt, quote.buy_amt)
+    for offer_id in exact.get(key, ()):
+        if offer_id in live:
+            return live[offer_id]
+    return None
 
 
 def _best_match(quote: Quote, live: dict[int, LiveOffer], tolerance: Tolerance) -> LiveOffer | None:

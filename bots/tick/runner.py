@@ -91,6 +91,7 @@ class Bot:
             return pending_report(tick, pending, self.metrics)
         observation = self.view.read(tick)
         self.executor.check_nonce(observation.nonce)
+        self.executor.prime_fees(observation.fees)
         conditions, price = self._conditions(observation, self._read_feed())
         snapshot = observation.with_price(price)
         pnl = self.pnl.update(snapshot)

@@ -7,13 +7,16 @@ rebuilds exactly the state it had, so it cannot lose track of an offer or duplic
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from web3 import Web3
-
-from bots.chain.fees import fees_for_base_fee
+from bots.addresses import checksum
+from bots.chain.fees import Fees, fees_from_suggestion
+from bots.chain.rpc import raw_request
 from bots.market.client import MarketClient, escrowed
+from bots.market.pairbook import PairBook
 from strategies.api import LiveOffer, Snapshot
 from strategies.money import Token
 
@@ -26,6 +29,7 @@ class Observation:
     gas_price_wei: int
     native_balance_wei: int
     nonce: int  # transactions the bot's account has mined at the snapshot's block
+    fees: Fees  # what a transaction sent now carries (a sender can reuse them this tick)
 
     def with_price(self, price: Decimal | None) -> Snapshot:
         return dataclasses.replace(self.snapshot, reference_price=price)
@@ -41,30 +45,41 @@ class ChainView:
         quote: Token,
         owner: str,
         fleet: tuple[str, ...] = (),
+        header: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
+        """`header` gives the latest block's header (raw JSON-RPC fields) when something else
+        already read it: a backtest reads it once for all the agents of a step."""
         self.market = market
+        self.book = PairBook(market, base.address, quote.address)
+        self._header = header
         self.base = base
         self.quote = quote
-        self.owner = Web3.to_checksum_address(owner)
+        self.owner = checksum(owner)
         self.fleet = frozenset(fleet)
         self.last_book: tuple[list[LiveOffer], list[LiveOffer]] = ([], [])
 
     def read(self, tick: int) -> Observation:
-        w3 = self.market.w3
-        block = w3.eth.get_block("latest")
-        number = int(block["number"])
-        bids, asks, balances, native, nonce = self.market.pair_view(
-            self.base.address, self.quote.address, self.owner, number
+        """Two round trips: the latest block's header, then one batch read at its height (the
+        book from the market's logs since the last read; see `PairBook`)."""
+        if self._header is not None:
+            header = self._header()
+        else:
+            header = raw_request(self.market.w3, "eth_getBlockByNumber", ["latest", False])
+        number = int(header["number"], 16)
+        base_fee = header.get("baseFeePerGas")
+        fee_method = "eth_gasPrice" if base_fee is None else "eth_maxPriorityFeePerGas"
+        bids, asks, balances, native, nonce, suggestion = self.book.read(
+            self.owner, number, fee_method=fee_method
         )
         self.last_book = (bids, asks)
         own = tuple(o for o in (*bids, *asks) if o.owner == self.owner)
-        gas_price = fees_for_base_fee(w3, block.get("baseFeePerGas")).max_price
+        fees = fees_from_suggestion(None if base_fee is None else int(base_fee, 16), suggestion)
         snapshot = Snapshot(
             base=self.base,
             quote=self.quote,
             reference_price=None,
             block_number=number,
-            timestamp=int(block["timestamp"]),
+            timestamp=int(header["timestamp"], 16),
             own_address=self.owner,
             own_offers=own,
             bids=tuple(bids),
@@ -74,7 +89,7 @@ class ChainView:
             fleet=self.fleet,
             tick=tick,
         )
-        return Observation(snapshot, gas_price, native, nonce)
+        return Observation(snapshot, fees.max_price, native, nonce, fees)
 
     def own_offers_anywhere(self) -> list[LiveOffer]:
         """Every live offer of this account on the market, on any pair (for a full clean-up)."""

@@ -1,0 +1,297 @@
+"""Reading OtcMarket for anyone: the paginated views, a bot's one-batch reads, the logs.
+
+Amounts are integers in base units end to end. The chain is the source of truth: the book and
+a bot's own offers are loaded from the market's paginated views (a handful of `eth_call`s
+however many offers were ever made) and kept current from `LogMake`/`LogTake`/`LogKill` logs
+between loads (plus `LogDeadline`/`LogGuard` for the dead-man's switch): see `PairBook`. The
+hot reads go straight through the provider (`bots.chain.rpc.raw_batch`) and are decoded by
+eth_abi: web3's formatting costs more CPU than a read of a local node.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, NamedTuple
+
+from eth_abi.abi import decode
+from eth_abi.exceptions import DecodingError, InsufficientDataBytes
+from web3 import Web3
+from web3.contract import Contract
+from web3.types import BlockIdentifier
+from web3.utils import get_abi_output_types
+
+from bots.addresses import checksum
+from bots.artifacts import load_artifact
+from bots.chain.rpc import raw_batch, raw_request
+from bots.errors import ChainError
+from bots.market.events import (
+    SWITCH_LOGS,
+    TRADE_LOGS,
+    MarketEvent,
+    SwitchEvent,
+    chain_order,
+    switch_event,
+    trade_event,
+)
+from strategies.api import LiveOffer as Offer
+
+Block = BlockIdentifier
+PAGE_SIZE = 200  # offers per eth_call: ~11 words each, well inside any node's call gas cap
+
+_ERC20_ABI = load_artifact("AssetToken").abi
+
+
+def offer_from_view(view: Sequence[Any]) -> Offer:
+    """An `OfferView` tuple returned by the market's views, as a typed offer."""
+    return Offer(
+        id=int(view[0]),
+        owner=checksum(view[1]),
+        pay_token=checksum(view[2]),
+        buy_token=checksum(view[3]),
+        pay_amt=int(view[4]),
+        buy_amt=int(view[5]),
+        remaining=int(view[6]),
+        remaining_buy=int(view[7]),
+        timestamp=int(view[8]),
+        deadline=int(view[9]),
+        guarded=bool(view[10]),
+    )
+
+
+class PairView(NamedTuple):
+    """One pair's book and one account on it, read at one block (`MarketClient.pair_view`)."""
+
+    bids: list[Offer]  # pay quote for base
+    asks: list[Offer]  # pay base for quote
+    balances: dict[str, int]  # free base units per token address
+    native_wei: int  # gas money
+    nonce: int  # transactions the account has mined by that block
+    fee_suggestion: int | None = None  # the node's tip (or legacy gas price), when asked
+
+
+class AccountView(NamedTuple):
+    """One account's side of a tick's read (`MarketClient.account_view`)."""
+
+    balances: dict[str, int]  # free base units per token address
+    native_wei: int
+    nonce: int
+    fee_suggestion: int | None
+    logs: list[dict[str, Any]]  # the market's raw logs since the last read
+
+
+class MarketReader:
+    """Reads the market and its tokens for anyone (no account)."""
+
+    def __init__(self, w3: Web3, market_address: str) -> None:
+        self.w3 = w3
+        self.contract: Contract = w3.eth.contract(
+            address=checksum(market_address),
+            abi=load_artifact("OtcMarket").abi,
+        )
+        self.market_address = self.contract.address
+        self._tokens: dict[str, Contract] = {}
+        self._encoded: dict[tuple[str, str, tuple[Any, ...]], tuple[str, list[str]]] = {}
+
+    # ------------------------------------------------------------------ reading
+    def pair_offers(self, pay_token: str, buy_token: str, block: Block = "latest") -> list[Offer]:
+        """All active offers selling `pay_token` for `buy_token`, in id order."""
+        args = (checksum(pay_token), checksum(buy_token))
+        return list(self._pages("getPairOffers", args, block))
+
+    def owner_offers(self, owner: str, block: Block = "latest") -> list[Offer]:
+        """All active offers of `owner`, in id order."""
+        return list(self._pages("getOwnerOffers", (checksum(owner),), block))
+
+    def all_offers(self, block: Block = "latest") -> list[Offer]:
+        return list(self._pages("getOffers", (), block))
+
+    def book(
+        self, base: str, quote: str, block: Block = "latest"
+    ) -> tuple[list[Offer], list[Offer]]:
+        """(bids, asks) of a market: bids sell quote for base, asks sell base for quote."""
+        return self.pair_offers(quote, base, block), self.pair_offers(base, quote, block)
+
+    def _pages(
+        self, view: str, args: tuple[Any, ...], block: Block, start: int = 0
+    ) -> Iterator[Offer]:
+        """Every page read at the same block, so a long book is one consistent picture."""
+        cursor = start
+        while True:
+            page, cursor = self._call(self.contract, view, (*args, cursor, PAGE_SIZE), block)
+            yield from (offer_from_view(view) for view in page)
+            if cursor == 0:
+                return
+
+    def offer(self, offer_id: int) -> Offer | None:
+        view = self.contract.functions.offerInfo(offer_id).call()
+        return offer_from_view(view) if int(view[1], 16) != 0 else None
+
+    def spend_for(self, offer_id: int, quantity: int) -> int:
+        return int(self.contract.functions.spendFor(offer_id, quantity).call())
+
+    def deadline_of(self, maker: str, block: Block = "latest") -> int:
+        """`maker`'s dead-man's switch deadline (unix seconds; 0 when off)."""
+        (deadline,) = self._call(self.contract, "deadlineOf", (checksum(maker),), block)
+        return int(deadline)
+
+    def is_takable(self, offer_id: int, block: Block = "latest") -> bool:
+        """Whether `buy` would accept offer `offer_id` at `block`: active and not expired."""
+        return bool(self.contract.functions.isTakable(offer_id).call(block_identifier=block))
+
+    def token(self, address: str) -> Contract:
+        """The ERC20 at `address`, built once: building a contract object costs more CPU than
+        the eth_call made through it."""
+        contract = self._tokens.get(address)
+        if contract is None:
+            checksummed = checksum(address)
+            contract = self.w3.eth.contract(address=checksummed, abi=_ERC20_ABI)
+            self._tokens[address] = contract
+        return contract
+
+    def balance_of(self, token: str, owner: str, block: Block = "latest") -> int:
+        (balance,) = self._call(self.token(token), "balanceOf", (owner,), block)
+        return int(balance)
+
+    def pair_view(
+        self, base: str, quote: str, owner: str, block: int, *, fee_method: str | None = None
+    ) -> PairView:
+        """The book of a pair and `owner`'s account on it, all read at `block`.
+
+        The first book pages, both token balances, the gas money, the account's nonce and, with
+        `fee_method` (`eth_maxPriorityFeePerGas` or `eth_gasPrice`), the node's fee suggestion go
+        out as one JSON-RPC batch straight through the provider: one round trip, no web3
+        formatting. Books longer than a page read on, page by page. Raises `ChainError` when the
+        market answers no data (no contract there, or not an OtcMarket).
+        """
+        owner = checksum(owner)
+        base, quote = checksum(base), checksum(quote)
+        reads = [
+            (self.contract, "getPairOffers", (quote, base, 0, PAGE_SIZE)),
+            (self.contract, "getPairOffers", (base, quote, 0, PAGE_SIZE)),
+            (self.token(base), "balanceOf", (owner,)),
+            (self.token(quote), "balanceOf", (owner,)),
+        ]
+        prepared = [self._prepare(contract, name, args) for contract, name, args in reads]
+        at = hex(block)
+        calls: list[tuple[str, list[Any]]] = [
+            ("eth_call", [{"to": contract.address, "data": data}, at])
+            for (contract, _, _), (data, _) in zip(reads, prepared, strict=True)
+        ]
+        calls += [("eth_getBalance", [owner, at]), ("eth_getTransactionCount", [owner, at])]
+        if fee_method is not None:
+            calls.append((fee_method, []))
+        results = raw_batch(self.w3, calls)
+        raw, (native, nonce, *fee) = results[:4], results[4:]
+        decoded = [
+            self._decode(types, data, contract.address)
+            for (contract, _, _), (_, types), data in zip(reads, prepared, raw, strict=True)
+        ]
+        sides = []
+        for (page, cursor), (pay, buy) in zip(
+            decoded[:2], ((quote, base), (base, quote)), strict=True
+        ):
+            offers = [offer_from_view(view) for view in page]
+            if cursor:
+                offers += self._pages("getPairOffers", (pay, buy), block, start=int(cursor))
+            sides.append(offers)
+        balances: dict[str, int] = {base: int(decoded[2][0]), quote: int(decoded[3][0])}
+        suggestion = int(fee[0], 16) if fee else None
+        return PairView(sides[0], sides[1], balances, int(native, 16), int(nonce, 16), suggestion)
+
+    def account_view(
+        self,
+        base: str,
+        quote: str,
+        owner: str,
+        block: int,
+        *,
+        fee_method: str | None = None,
+        logs_from: int | None = None,
+    ) -> AccountView:
+        """`owner`'s balances, gas money and nonce at `block`, the node's fee suggestion, and
+        the market's raw logs of blocks `logs_from..block` (None: no logs): one raw batch, a
+        bot's whole read of a tick when it keeps its book from the logs (`PairBook`)."""
+        owner, at = checksum(owner), hex(block)
+        reads = [self._prepare(self.token(t), "balanceOf", (owner,)) for t in (base, quote)]
+        calls: list[tuple[str, list[Any]]] = [
+            ("eth_call", [{"to": checksum(t), "data": data}, at])
+            for t, (data, _) in zip((base, quote), reads, strict=True)
+        ]
+        calls += [("eth_getBalance", [owner, at]), ("eth_getTransactionCount", [owner, at])]
+        if logs_from is not None:
+            query = {"address": self.market_address, "fromBlock": hex(logs_from), "toBlock": at}
+            calls.append(("eth_getLogs", [query]))
+        if fee_method is not None:
+            calls.append((fee_method, []))
+        results = iter(raw_batch(self.w3, calls))
+        balances: dict[str, int] = {
+            checksum(t): int(self._decode(types, next(results), t)[0])
+            for t, (_, types) in zip((base, quote), reads, strict=True)
+        }
+        native, nonce = int(next(results), 16), int(next(results), 16)
+        logs = list(next(results)) if logs_from is not None else []
+        suggestion = int(next(results), 16) if fee_method is not None else None
+        return AccountView(balances, native, nonce, suggestion, logs)
+
+    @staticmethod
+    def _decode(types: list[str], data: str, address: str) -> Any:
+        raw = bytes.fromhex(data.removeprefix("0x"))
+        try:
+            return decode(types, raw)
+        except (DecodingError, InsufficientDataBytes):
+            raise ChainError(
+                f"the contract at {address} answered {len(raw)} bytes where {types} was "
+                "expected: is the address right (and the chain the right one)?"
+            ) from None
+
+    def _prepare(
+        self, contract: Contract, name: str, args: tuple[Any, ...]
+    ) -> tuple[str, list[str]]:
+        key = (contract.address, name, args)
+        cached = self._encoded.get(key)
+        if cached is None:
+            fn = contract.get_function_by_name(name)(*args)
+            cached = (fn._encode_transaction_data(), get_abi_output_types(fn.abi))
+            self._encoded[key] = cached
+        return cached
+
+    def _call(self, contract: Contract, name: str, args: tuple[Any, ...], block: Block) -> Any:
+        """An `eth_call` whose calldata is encoded once per (contract, function, arguments) and
+        whose result eth_abi decodes directly: web3's contract-call layer costs more CPU than
+        the call itself, and a bot repeats the same reads every tick."""
+        data, types = self._prepare(contract, name, args)
+        at = hex(block) if isinstance(block, int) else str(block)
+        result = raw_request(self.w3, "eth_call", [{"to": contract.address, "data": data}, at])
+        return self._decode(types, result, contract.address)
+
+    # ------------------------------------------------------------------ logs
+    def events(self, from_block: int, to_block: int | str = "latest") -> list[MarketEvent]:
+        """Market events in `[from_block, to_block]`, in chain order."""
+        decoded = [
+            trade_event(kind, log)
+            for kind, name in TRADE_LOGS.items()
+            for log in self._logs(name, from_block, to_block)
+        ]
+        return sorted(decoded, key=chain_order)
+
+    def switch_events(self, from_block: int, to_block: int | str = "latest") -> list[SwitchEvent]:
+        """Dead-man's switch events (`LogDeadline`, `LogGuard`) in `[from_block, to_block]`, in
+        chain order; merge them with `events` to follow guarded offers (`book.apply_events`)."""
+        decoded = [
+            switch_event(kind, log)
+            for kind, name in SWITCH_LOGS.items()
+            for log in self._logs(name, from_block, to_block)
+        ]
+        return sorted(decoded, key=chain_order)
+
+    def _logs(self, event: str, from_block: int, to_block: int | str) -> Any:
+        return self.contract.events[event]().get_logs(from_block=from_block, to_block=to_block)
+
+
+def escrowed(offers: Iterable[Offer]) -> dict[str, int]:
+    """What `offers` lock up in escrow, per pay token (base units)."""
+    totals: defaultdict[str, int] = defaultdict(int)
+    for offer in offers:
+        totals[offer.pay_token] += offer.remaining
+    return dict(totals)
