@@ -26,6 +26,7 @@ bench: deps
 	$(BIN)/python -m bench.gas
 	$(BIN)/python -m bench.tick
 	$(BIN)/python -m bench.backtest
+	$(BIN)/python -m bench.load --makers 3 --takers 1 --minutes 1 --block-time 2
 
 compile: deps
 	$(BIN)/otcmm compile
