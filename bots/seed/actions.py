@@ -1,32 +1,28 @@
-"""The seed job's decisions: what is still to do, and whether the initializer can pay for it.
+"""The seed job's decisions: what is still to do, as a list of actions.
 
 Planning is pure: the plan, the deployment record and a snapshot of balances go in, an ordered
 list of actions comes out, so idempotence is a property of one function that tests can check
 without a chain. Top-ups are differences to targets (never negative: tokens are never taken
 back), issuance tops the total supply up to the plan's, and offerings and donations are due only
-while their id is not recorded. `preflight` adds up what the actions spend and refuses the lot
-before anything is sent when the initializer could not finish: half a seed is worse than none.
-
-Execution lives in `bots.seed.run`.
+while their id is not recorded. Whether the initializer can pay for the actions is
+`bots.seed.preflight`'s question; carrying them out is `bots.seed.run`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from web3 import Web3
 
-from bots.errors import ConfigError, OtcmmError
-from bots.market.deployment import (
-    Deployment,
-)
+from bots.errors import ConfigError
+from bots.market.deployment import Deployment
+from bots.seed.amounts import format_units
 from bots.seed.plan import (
     NATIVE,
     NATIVE_DECIMALS,
     Donation,
     SeedPlan,
-    format_units,
     offer_amounts,
 )
 
@@ -35,16 +31,8 @@ Progress = Callable[[int, int, str], None]
 IDLE_TIMEOUT_S = 120.0
 
 
-class SeedError(OtcmmError):
-    """The plan cannot be carried out with what the initializer holds; nothing was sent.
-
-    Its own exit code: a Job that stops here needs funds or a smaller plan, not a retry.
-    """
-
-    exit_code = 5
-
-
-def _amount(units: int, symbol: str, decimals: int) -> str:
+def describe_amount(units: int, symbol: str, decimals: int) -> str:
+    """`1500.00 EURT`, or `0.25 ether` for the native coin: exact, for messages."""
     if symbol == NATIVE:
         return f"{format_units(units, decimals, trim=True)} ether"
     return f"{format_units(units, decimals)} {symbol}"
@@ -77,7 +65,8 @@ class Issue:
 
     @property
     def label(self) -> str:
-        return f"issue {_amount(self.amount, self.symbol, self.decimals)} to the initializer"
+        amount = describe_amount(self.amount, self.symbol, self.decimals)
+        return f"issue {amount} to the initializer"
 
 
 @dataclass(frozen=True)
@@ -90,7 +79,7 @@ class TopUpGas:
 
     @property
     def label(self) -> str:
-        return f"top up {self.name} by {_amount(self.amount, NATIVE, NATIVE_DECIMALS)}"
+        return f"top up {self.name} by {describe_amount(self.amount, NATIVE, NATIVE_DECIMALS)}"
 
 
 @dataclass(frozen=True)
@@ -103,7 +92,7 @@ class TopUpToken:
 
     @property
     def label(self) -> str:
-        return f"top up {self.name} by {_amount(self.amount, self.symbol, self.decimals)}"
+        return f"top up {self.name} by {describe_amount(self.amount, self.symbol, self.decimals)}"
 
 
 @dataclass(frozen=True)
@@ -118,8 +107,8 @@ class Offer:
 
     @property
     def label(self) -> str:
-        pay = _amount(self.amount, self.symbol, self.decimals)
-        buy = _amount(self.buy_amount, self.quote, self.quote_decimals)
+        pay = describe_amount(self.amount, self.symbol, self.decimals)
+        buy = describe_amount(self.buy_amount, self.quote, self.quote_decimals)
         return f"offer {self.id}: {pay} for {buy}"
 
 
@@ -134,32 +123,11 @@ class Donate:
 
     @property
     def label(self) -> str:
-        return f"donate {self.id}: {_amount(self.amount, self.symbol, self.decimals)} to {self.to}"
+        amount = describe_amount(self.amount, self.symbol, self.decimals)
+        return f"donate {self.id}: {amount} to {self.to}"
 
 
 Action = DeployMarket | DeployAsset | Issue | TopUpGas | TopUpToken | Offer | Donate
-
-GAS_PER_ACTION: Mapping[type, int] = {
-    DeployMarket: 3_000_000,  # measured ~2.06M
-    DeployAsset: 1_600_000,  # ~1.09M
-    Issue: 110_000,  # ~72k
-    TopUpGas: 21_000,
-    TopUpToken: 80_000,  # ~51k
-    Offer: 370_000,  # approve ~46k + a pair's first offer ~199k
-    Donate: 80_000,
-}
-"""Gas units allowed per action for the preflight (measured on anvil, plus ~50%)."""
-
-
-@dataclass(frozen=True)
-class GasEstimate:
-    """What the actions may cost in gas money: the node's price times a per-kind allowance."""
-
-    price_wei: int
-    per_action: Mapping[type, int] = field(default_factory=lambda: dict(GAS_PER_ACTION))
-
-    def cost_wei(self, actions: Iterable[Action]) -> int:
-        return self.price_wei * sum(self.per_action[type(action)] for action in actions)
 
 
 @dataclass(frozen=True)
@@ -254,40 +222,6 @@ def _top_ups(plan: SeedPlan, state: ChainState) -> list[Action]:
 def _offer(plan: SeedPlan, key: str, asset: str, quote: str, amounts: tuple[int, int]) -> Offer:
     pay, buy = amounts
     return Offer(key, asset, pay, plan.decimals(asset), quote, buy, plan.decimals(quote))
-
-
-def preflight(actions: Sequence[Action], initializer: Holdings, gas: GasEstimate) -> list[str]:
-    """One line per asset the initializer would run out of; empty when the plan is affordable.
-
-    Planned issuance counts as held: before the first run no asset exists and everything the
-    initializer gives away comes from what it issues.
-    """
-    has: dict[str, int] = {NATIVE: initializer.native, **initializer.tokens}
-    needs: dict[str, int] = {NATIVE: gas.cost_wei(actions)}
-    decimals: dict[str, int] = {NATIVE: NATIVE_DECIMALS}
-    for action in actions:
-        if isinstance(action, Issue):
-            has[action.symbol] = has.get(action.symbol, 0) + action.amount
-        elif isinstance(action, TopUpGas | TopUpToken | Offer | Donate):
-            needs[action.symbol] = needs.get(action.symbol, 0) + action.amount
-            decimals[action.symbol] = action.decimals
-    problems = []
-    for symbol, need in needs.items():
-        held = has.get(symbol, 0)
-        if need > held:
-            d, trim = decimals[symbol], symbol == NATIVE
-            needs_, has_ = format_units(need, d, trim=trim), format_units(held, d, trim=trim)
-            lacks = _amount(need - held, symbol, d)
-            problems.append(f"initializer lacks {lacks} (needs {needs_}, has {has_})")
-    return problems
-
-
-def require_affordable(actions: Sequence[Action], initializer: Holdings, gas: GasEstimate) -> None:
-    """`SeedError` listing every shortfall, so the operator fixes them all in one go."""
-    problems = preflight(actions, initializer, gas)
-    if problems:
-        header = f"seed plan refused, nothing sent: {len(problems)} shortfall(s)"
-        raise SeedError("\n".join([header, *problems]))
 
 
 def format_actions(actions: Sequence[Action]) -> str:

@@ -9,14 +9,13 @@ line each, before anything is sent.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -28,6 +27,7 @@ from pydantic import (
 from bots.addresses import checked_address
 from bots.chain.keystore import Secret, create_keystore, keystore_address
 from bots.errors import ConfigError, KeystoreError
+from bots.seed.amounts import Amount, Positive, to_units
 from bots.tomlfile import read_toml
 
 NATIVE = "native"
@@ -36,45 +36,7 @@ NATIVE_DECIMALS = 18
 MAX_OFFER_UNITS = 2**96 - 1  # OtcMarket stores offer amounts as uint96
 
 
-def _human(value: object) -> Decimal:
-    """A human amount from TOML: a decimal string or an integer, never a (binary) float."""
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool | float):
-        raise ValueError('give amounts as a string ("99.50") or an integer: floats are inexact')
-    if isinstance(value, int):
-        return Decimal(value)
-    if not isinstance(value, str):
-        raise ValueError("must be a decimal string or an integer")
-    try:
-        parsed = Decimal(value.strip())
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a decimal number") from None
-    if not parsed.is_finite():
-        raise ValueError(f"{value!r} is not a finite number")
-    return parsed
-
-
-Amount = Annotated[Decimal, BeforeValidator(_human), Field(ge=0)]
-Positive = Annotated[Decimal, BeforeValidator(_human), Field(gt=0)]
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-
-
-def to_units(amount: Decimal, decimals: int) -> int:
-    """Whole tokens to base units, exactly; ValueError when that would need rounding."""
-    scaled = Fraction(amount) * 10**decimals
-    if scaled.denominator != 1:
-        raise ValueError(f"{amount} has more than {decimals} decimal places")
-    return int(scaled.numerator)
-
-
-def format_units(units: int, decimals: int, *, trim: bool = False) -> str:
-    """Base units as whole tokens, exactly (Decimal.scaleb would round above 28 digits)."""
-    whole, frac = divmod(abs(units), 10**decimals)
-    text = f"{whole}.{frac:0{decimals}d}" if decimals else str(whole)
-    if trim and decimals:
-        text = text.rstrip("0").rstrip(".")
-    return f"-{text}" if units < 0 else text
 
 
 class _Model(BaseModel):

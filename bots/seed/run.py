@@ -36,21 +36,16 @@ from bots.seed.actions import (
     IDLE_TIMEOUT_S,
     Action,
     ChainState,
-    GasEstimate,
     Holdings,
     Progress,
     format_actions,
     plan_actions,
-    require_affordable,
 )
+from bots.seed.amounts import format_units
 from bots.seed.execute import Execution
 from bots.seed.interrupt import Checkpoint, Stop
-from bots.seed.plan import (
-    NATIVE_DECIMALS,
-    SeedPlan,
-    format_units,
-    participant_addresses,
-)
+from bots.seed.plan import NATIVE_DECIMALS, SeedPlan, participant_addresses
+from bots.seed.preflight import GasEstimate, require_affordable
 from bots.seed.settle import settle_recorded
 
 
