@@ -6,6 +6,8 @@ then write the completed record together with its effect (an address, an offerin
 in one atomic rewrite. A stop request (`bots.seed.interrupt.Stop`) is honoured at those
 boundaries only, and a `Checkpoint` hook sees each of them, so tests can stop a run anywhere a
 crash could. What a stopped run leaves behind is settled by the next one (`bots.seed.settle`).
+
+An existing token is only written to the file (`UseAsset`), no transaction.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from bots.seed.actions import (
     Offer,
     TopUpGas,
     TopUpToken,
+    UseAsset,
 )
 from bots.seed.interrupt import Checkpoint, Stage, Stop
 from bots.seed.plan import NATIVE
@@ -87,6 +90,8 @@ class Execution:
             case DeployAsset(symbol, name, decimals, cap):
                 token, args = load_artifact("AssetToken"), (name, symbol, decimals, cap, me)
                 self._send("deploy asset", symbol, lambda n: sender.sign_deploy(token, args, n))
+            case UseAsset(symbol):
+                self.record(self._deployment().with_asset(symbol, action.record))
             case Issue(symbol, amount):
                 issue = self._token(symbol).functions.issue(me, amount)
                 self._send("issue", symbol, lambda n: sender.sign_call(issue, n))

@@ -22,6 +22,7 @@ from bots.seed.actions import (
     Offer,
     TopUpGas,
     TopUpToken,
+    UseAsset,
     describe_amount,
 )
 from bots.seed.amounts import format_units
@@ -40,6 +41,7 @@ class SeedError(OtcmmError):
 GAS_PER_ACTION: Mapping[type, int] = {
     DeployMarket: 3_000_000,  # measured ~2.06M
     DeployAsset: 1_600_000,  # ~1.09M
+    UseAsset: 0,  # only written to the deployment file
     Issue: 110_000,  # ~72k
     TopUpGas: 21_000,
     TopUpToken: 80_000,  # ~51k
