@@ -72,7 +72,16 @@ class DonationRecord(_Record):
     block: int | None = None
 
 
-TxKind = Literal["deploy market", "deploy asset", "issue", "top up", "approve", "offer", "donate"]
+TxKind = Literal[
+    "deploy market",
+    "deploy asset",
+    "issue",
+    "top up",
+    "reset allowance",
+    "approve",
+    "offer",
+    "donate",
+]
 
 
 class TxRecord(_Record):

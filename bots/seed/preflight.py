@@ -45,7 +45,7 @@ GAS_PER_ACTION: Mapping[type, int] = {
     Issue: 110_000,  # ~72k
     TopUpGas: 21_000,
     TopUpToken: 80_000,  # ~51k
-    Offer: 370_000,  # approve ~46k + a pair's first offer ~199k
+    Offer: 420_000,  # reset ~24k + approve ~46k + a pair's first offer ~199k
     Donate: 80_000,
 }
 """Gas units allowed per action for the preflight (measured on anvil, plus ~50%)."""
