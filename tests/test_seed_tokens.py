@@ -147,16 +147,19 @@ def test_a_rerun_sends_nothing_and_leaves_the_file_alone(
          "assets.4: the token BARE at {BARE} has no decimals(): give decimals in the plan"),
         (('address = "{CAP}"', 'address = "{nobody}"'),
          "assets.2.address: no contract at {nobody} on this chain"),
+        (('address = "{WETH}"', 'address = "{big}"'),
+         "assets.6: the token WETH at {big} reports 24 decimals; at most 18 are handled"),
         (('USDR = "5000"', 'USDR = "5000.0000001"'),
          "participants.0.tokens.USDR: 5000.0000001 has more than 6 decimal places "
              "(USDR: not a whole number of base units)"),
     ],
-    ids=["decimals-disagree", "decimals-missing", "no-contract", "inexact-at-read-decimals"],
+    ids=["decimals-disagree", "decimals-missing", "no-contract", "24-decimals", "inexact"],
 )  # fmt: skip
 def test_a_plan_that_does_not_fit_its_tokens_is_refused_before_anything_is_sent(
     tmp_path: Path, world: World, existing: Existing, edit: tuple[str, str], line: str
 ) -> None:
-    who = {**participants(world), "nobody": fresh_address()}
+    big = world.asset("BIG", decimals=24).address
+    who = {**participants(world), "nobody": fresh_address(), "big": big}
     text = plan_text(existing, who, PLAN.replace(*edit))
     plan = write_plan(tmp_path, text)
     before = nonce(world)
