@@ -26,17 +26,16 @@ from bots.seed.actions import (
     DeployAsset,
     DeployMarket,
     Donate,
-    GasEstimate,
     Holdings,
     Issue,
     Offer,
-    SeedError,
     TopUpGas,
     TopUpToken,
     plan_actions,
-    preflight,
 )
-from bots.seed.plan import SeedPlan, format_units, load_plan, participant_addresses, to_units
+from bots.seed.amounts import format_units
+from bots.seed.plan import SeedPlan, load_plan, participant_addresses, to_units
+from bots.seed.preflight import GasEstimate, SeedError, preflight
 from bots.seed.run import format_report, run_seed
 from tests.chainfixtures import World
 

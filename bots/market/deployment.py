@@ -1,13 +1,14 @@
 """The deployment file: where the market and assets live, and what the seed job sent.
 
-Bots and Kubernetes ConfigMaps read it to find the market; the seed job reads it to know what
-it already did. It is rewritten atomically (a temporary file, fsync, rename), so readers see the
-old file or the new one, never half of one. Every transaction of the seed job is recorded here
-BEFORE it leaves the process (`TxRecord`: nonce, kind, hash, the signed bytes and, for a deploy,
-the address it will create) and completed once mined, so a run stopped at any point can be
-settled by the next one without sending anything twice. `market` is None only while the
-market's deploy is in flight. Offering and donation records written by older versions at signing
-time (no block yet) are still settled by `settle_in_flight`.
+Bots and Kubernetes ConfigMaps read it to find the market and the assets by symbol (AssetTokens
+the seed job deployed, and tokens that existed before it, `AssetRecord.existing`); the seed job
+reads it to know what it already did. It is rewritten atomically (a temporary file, fsync,
+rename), so readers see the old file or the new one, never half of one. Every transaction of
+the seed job is recorded here BEFORE it leaves the process (`TxRecord`: nonce, kind, hash, the
+signed bytes and, for a deploy, the address it will create) and completed once mined, so a run
+stopped at any point can be settled by the next one without sending anything twice. `market`
+is None only while the market's deploy is in flight. Offering and donation records written by
+older versions at signing time (no block yet) are still settled by `settle_in_flight`.
 """
 
 from __future__ import annotations
@@ -47,9 +48,13 @@ class _Record(BaseModel):
 
 
 class AssetRecord(_Record):
+    """An asset by symbol: an AssetToken the seed job deployed, or, with `existing`, a token
+    that was there before (named by address in the plan), never deployed or issued by it."""
+
     address: Address
     name: str
     decimals: int = Field(ge=0, le=18)
+    existing: Literal[True] | None = None
 
 
 class OfferingRecord(_Record):
@@ -67,7 +72,16 @@ class DonationRecord(_Record):
     block: int | None = None
 
 
-TxKind = Literal["deploy market", "deploy asset", "issue", "top up", "approve", "offer", "donate"]
+TxKind = Literal[
+    "deploy market",
+    "deploy asset",
+    "issue",
+    "top up",
+    "reset allowance",
+    "approve",
+    "offer",
+    "donate",
+]
 
 
 class TxRecord(_Record):

@@ -1,50 +1,35 @@
-"""The seed job's decisions: what is still to do, and whether the initializer can pay for it.
+"""The seed job's decisions: what is still to do, as a list of actions.
 
 Planning is pure: the plan, the deployment record and a snapshot of balances go in, an ordered
 list of actions comes out, so idempotence is a property of one function that tests can check
 without a chain. Top-ups are differences to targets (never negative: tokens are never taken
 back), issuance tops the total supply up to the plan's, and offerings and donations are due only
-while their id is not recorded. `preflight` adds up what the actions spend and refuses the lot
-before anything is sent when the initializer could not finish: half a seed is worse than none.
-
-Execution lives in `bots.seed.run`.
+while their id is not recorded. An existing token is never deployed or issued: it is recorded
+in the deployment file once (`UseAsset`, no transaction) and handed out from the initializer's
+balance. Whether the initializer can pay for the actions is `bots.seed.preflight`'s
+question; carrying them out is `bots.seed.run`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from web3 import Web3
 
-from bots.errors import ConfigError, OtcmmError
-from bots.market.deployment import (
-    Deployment,
-)
-from bots.seed.plan import (
-    NATIVE,
-    NATIVE_DECIMALS,
-    Donation,
-    SeedPlan,
-    format_units,
-    offer_amounts,
-)
+from bots.errors import ConfigError
+from bots.market.deployment import AssetRecord, Deployment
+from bots.seed.amounts import format_units
+from bots.seed.assets import Asset, ExistingAsset
+from bots.seed.plan import NATIVE, NATIVE_DECIMALS, Donation, SeedPlan, offer_amounts
 
 Progress = Callable[[int, int, str], None]
 """Called after each action with (actions done, actions in total, the action's label)."""
 IDLE_TIMEOUT_S = 120.0
 
 
-class SeedError(OtcmmError):
-    """The plan cannot be carried out with what the initializer holds; nothing was sent.
-
-    Its own exit code: a Job that stops here needs funds or a smaller plan, not a retry.
-    """
-
-    exit_code = 5
-
-
-def _amount(units: int, symbol: str, decimals: int) -> str:
+def describe_amount(units: int, symbol: str, decimals: int) -> str:
+    """`1500.00 EURT`, or `0.25 ether` for the native coin: exact, for messages."""
     if symbol == NATIVE:
         return f"{format_units(units, decimals, trim=True)} ether"
     return f"{format_units(units, decimals)} {symbol}"
@@ -70,6 +55,26 @@ class DeployAsset:
 
 
 @dataclass(frozen=True)
+class UseAsset:
+    """Record an existing token in the deployment file; no transaction."""
+
+    symbol: str
+    address: str
+    name: str
+    decimals: int
+
+    @property
+    def label(self) -> str:
+        return f"use existing asset {self.symbol} at {self.address} ({self.decimals} decimals)"
+
+    @property
+    def record(self) -> AssetRecord:
+        return AssetRecord(
+            address=self.address, name=self.name, decimals=self.decimals, existing=True
+        )
+
+
+@dataclass(frozen=True)
 class Issue:
     symbol: str
     amount: int
@@ -77,7 +82,9 @@ class Issue:
 
     @property
     def label(self) -> str:
-        return f"issue {_amount(self.amount, self.symbol, self.decimals)} to the initializer"
+        return (
+            f"issue {describe_amount(self.amount, self.symbol, self.decimals)} to the initializer"
+        )
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,7 @@ class TopUpGas:
 
     @property
     def label(self) -> str:
-        return f"top up {self.name} by {_amount(self.amount, NATIVE, NATIVE_DECIMALS)}"
+        return f"top up {self.name} by {describe_amount(self.amount, NATIVE, NATIVE_DECIMALS)}"
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,7 @@ class TopUpToken:
 
     @property
     def label(self) -> str:
-        return f"top up {self.name} by {_amount(self.amount, self.symbol, self.decimals)}"
+        return f"top up {self.name} by {describe_amount(self.amount, self.symbol, self.decimals)}"
 
 
 @dataclass(frozen=True)
@@ -118,8 +125,8 @@ class Offer:
 
     @property
     def label(self) -> str:
-        pay = _amount(self.amount, self.symbol, self.decimals)
-        buy = _amount(self.buy_amount, self.quote, self.quote_decimals)
+        pay = describe_amount(self.amount, self.symbol, self.decimals)
+        buy = describe_amount(self.buy_amount, self.quote, self.quote_decimals)
         return f"offer {self.id}: {pay} for {buy}"
 
 
@@ -134,32 +141,11 @@ class Donate:
 
     @property
     def label(self) -> str:
-        return f"donate {self.id}: {_amount(self.amount, self.symbol, self.decimals)} to {self.to}"
+        amount = describe_amount(self.amount, self.symbol, self.decimals)
+        return f"donate {self.id}: {amount} to {self.to}"
 
 
-Action = DeployMarket | DeployAsset | Issue | TopUpGas | TopUpToken | Offer | Donate
-
-GAS_PER_ACTION: Mapping[type, int] = {
-    DeployMarket: 3_000_000,  # measured ~2.06M
-    DeployAsset: 1_600_000,  # ~1.09M
-    Issue: 110_000,  # ~72k
-    TopUpGas: 21_000,
-    TopUpToken: 80_000,  # ~51k
-    Offer: 370_000,  # approve ~46k + a pair's first offer ~199k
-    Donate: 80_000,
-}
-"""Gas units allowed per action for the preflight (measured on anvil, plus ~50%)."""
-
-
-@dataclass(frozen=True)
-class GasEstimate:
-    """What the actions may cost in gas money: the node's price times a per-kind allowance."""
-
-    price_wei: int
-    per_action: Mapping[type, int] = field(default_factory=lambda: dict(GAS_PER_ACTION))
-
-    def cost_wei(self, actions: Iterable[Action]) -> int:
-        return self.price_wei * sum(self.per_action[type(action)] for action in actions)
+Action = DeployMarket | DeployAsset | UseAsset | Issue | TopUpGas | TopUpToken | Offer | Donate
 
 
 @dataclass(frozen=True)
@@ -177,29 +163,35 @@ class ChainState:
     initializer: Holdings
     participants: Mapping[str, Holdings]
     addresses: Mapping[str, str]
-    supplies: Mapping[str, int]  # totalSupply of each deployed asset
+    supplies: Mapping[str, int]  # totalSupply of each asset the seed job deployed
 
 
 def plan_actions(plan: SeedPlan, deployment: Deployment | None, state: ChainState) -> list[Action]:
     """Everything still to do, in execution order; empty when the chain matches the plan.
 
     `deployment` None (or without a market) means the market is not deployed yet. Contracts
-    come first (the rest needs their addresses), then issuance (it funds the transfers), then
-    top-ups, offerings and donations in plan order. Transactions the deployment records as in
-    flight must be settled before (`bots.seed.settle`): planning reads only the chain.
+    come first (the rest needs their addresses; existing tokens are recorded in their place),
+    then issuance (it funds the transfers), then top-ups, offerings and donations in plan
+    order. Transactions the deployment records as in flight must be settled before
+    (`bots.seed.settle`): planning reads only the chain. `plan` must have every decimals known
+    (`bots.seed.existing.resolve_existing`). Raises `ConfigError` when the deployment file
+    records an asset otherwise than the plan describes it.
     """
     no_market = deployment is None or deployment.market is None
     actions: list[Action] = [DeployMarket()] if no_market else []
-    deployed = _check_compatible(plan, deployment)
-    actions += [
-        DeployAsset(a.symbol, a.name, a.decimals, a.cap_units)
-        for a in plan.assets
-        if a.symbol not in deployed
-    ]
+    recorded = _check_compatible(plan, deployment)
     for asset in plan.assets:
-        missing = asset.supply_units - state.supplies.get(asset.symbol, 0)
+        if asset.symbol in recorded:
+            continue
+        if isinstance(asset, ExistingAsset):
+            decimals = plan.decimals(asset.symbol)
+            actions.append(UseAsset(asset.symbol, asset.address, asset.label, decimals))
+        else:
+            actions.append(DeployAsset(asset.symbol, asset.name, asset.decimals, asset.cap_units))
+    for asset in plan.assets:  # an existing token is never issued
+        missing = 0 if isinstance(asset, ExistingAsset) else _to_issue(asset, state)
         if missing > 0:
-            actions.append(Issue(asset.symbol, missing, asset.decimals))
+            actions.append(Issue(asset.symbol, missing, plan.decimals(asset.symbol)))
     actions += _top_ups(plan, state)
     offered = set() if deployment is None else set(deployment.offerings)
     actions += [
@@ -219,21 +211,56 @@ def _donation(plan: SeedPlan, donation: Donation, state: ChainState) -> Donate:
     return Donate(donation.id, donation.to, address, donation.asset, units, decimals)
 
 
+def _to_issue(asset: Asset, state: ChainState) -> int:
+    """Base units to issue to reach the plan's supply (negative when above it)."""
+    return asset.supply_units - state.supplies.get(asset.symbol, 0)
+
+
 def _check_compatible(plan: SeedPlan, deployment: Deployment | None) -> set[str]:
-    """The deployed symbols; a deployed asset's name and decimals cannot change with the plan."""
+    """The recorded symbols; `ConfigError` when a recorded asset differs from the plan's.
+
+    A deployed asset's name and decimals cannot change with the plan; an existing token's
+    address, name and decimals neither; and an asset cannot turn from one kind into the other.
+    """
     if deployment is None:
         return set()
     problems = []
     for asset in plan.assets:
         record = deployment.assets.get(asset.symbol)
-        if record is not None and (record.name, record.decimals) != (asset.name, asset.decimals):
-            problems.append(
-                f"asset {asset.symbol} is deployed as {record.name!r} with {record.decimals} "
-                f"decimals, the plan says {asset.name!r} with {asset.decimals}"
-            )
+        if record is not None:
+            problems += _difference(plan, asset, record)
     if problems:
         raise ConfigError("\n".join(problems))
     return set(deployment.assets)
+
+
+def _difference(plan: SeedPlan, asset: Asset | ExistingAsset, record: AssetRecord) -> list[str]:
+    """What makes `record` another asset than the plan's (one line), or nothing."""
+    symbol, decimals = asset.symbol, plan.decimals(asset.symbol)
+    if isinstance(asset, Asset) and record.existing:
+        return [
+            f"asset {symbol} is recorded as the existing token at {record.address}, the plan "
+            "deploys it: give its address in the plan, or use another symbol"
+        ]
+    if isinstance(asset, ExistingAsset) and not record.existing:
+        return [
+            f"asset {symbol} was deployed by the seed job at {record.address}, the plan names "
+            f"the existing token at {asset.address}: use another symbol"
+        ]
+    if isinstance(asset, Asset):
+        if (record.name, record.decimals) == (asset.name, decimals):
+            return []
+        return [
+            f"asset {symbol} is deployed as {record.name!r} with {record.decimals} decimals, "
+            f"the plan says {asset.name!r} with {decimals}"
+        ]
+    if (record.address, record.name, record.decimals) == (asset.address, asset.label, decimals):
+        return []
+    return [
+        f"asset {symbol} is recorded as {record.name!r} at {record.address} with "
+        f"{record.decimals} decimals, the plan says {asset.label!r} at {asset.address} with "
+        f"{decimals}: use another symbol, or another deployment file"
+    ]
 
 
 def _top_ups(plan: SeedPlan, state: ChainState) -> list[Action]:
@@ -254,40 +281,6 @@ def _top_ups(plan: SeedPlan, state: ChainState) -> list[Action]:
 def _offer(plan: SeedPlan, key: str, asset: str, quote: str, amounts: tuple[int, int]) -> Offer:
     pay, buy = amounts
     return Offer(key, asset, pay, plan.decimals(asset), quote, buy, plan.decimals(quote))
-
-
-def preflight(actions: Sequence[Action], initializer: Holdings, gas: GasEstimate) -> list[str]:
-    """One line per asset the initializer would run out of; empty when the plan is affordable.
-
-    Planned issuance counts as held: before the first run no asset exists and everything the
-    initializer gives away comes from what it issues.
-    """
-    has: dict[str, int] = {NATIVE: initializer.native, **initializer.tokens}
-    needs: dict[str, int] = {NATIVE: gas.cost_wei(actions)}
-    decimals: dict[str, int] = {NATIVE: NATIVE_DECIMALS}
-    for action in actions:
-        if isinstance(action, Issue):
-            has[action.symbol] = has.get(action.symbol, 0) + action.amount
-        elif isinstance(action, TopUpGas | TopUpToken | Offer | Donate):
-            needs[action.symbol] = needs.get(action.symbol, 0) + action.amount
-            decimals[action.symbol] = action.decimals
-    problems = []
-    for symbol, need in needs.items():
-        held = has.get(symbol, 0)
-        if need > held:
-            d, trim = decimals[symbol], symbol == NATIVE
-            needs_, has_ = format_units(need, d, trim=trim), format_units(held, d, trim=trim)
-            lacks = _amount(need - held, symbol, d)
-            problems.append(f"initializer lacks {lacks} (needs {needs_}, has {has_})")
-    return problems
-
-
-def require_affordable(actions: Sequence[Action], initializer: Holdings, gas: GasEstimate) -> None:
-    """`SeedError` listing every shortfall, so the operator fixes them all in one go."""
-    problems = preflight(actions, initializer, gas)
-    if problems:
-        header = f"seed plan refused, nothing sent: {len(problems)} shortfall(s)"
-        raise SeedError("\n".join([header, *problems]))
 
 
 def format_actions(actions: Sequence[Action]) -> str:

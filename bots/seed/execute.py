@@ -6,6 +6,10 @@ then write the completed record together with its effect (an address, an offerin
 in one atomic rewrite. A stop request (`bots.seed.interrupt.Stop`) is honoured at those
 boundaries only, and a `Checkpoint` hook sees each of them, so tests can stop a run anywhere a
 crash could. What a stopped run leaves behind is settled by the next one (`bots.seed.settle`).
+
+An existing token is only written to the file (`UseAsset`), no transaction. An offering's
+approval is decided from the allowance read just before it (`Execution._approve`), so a resumed
+run sends what an uninterrupted one would have sent.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from bots.seed.actions import (
     Offer,
     TopUpGas,
     TopUpToken,
+    UseAsset,
 )
 from bots.seed.interrupt import Checkpoint, Stage, Stop
 from bots.seed.plan import NATIVE
@@ -87,6 +92,8 @@ class Execution:
             case DeployAsset(symbol, name, decimals, cap):
                 token, args = load_artifact("AssetToken"), (name, symbol, decimals, cap, me)
                 self._send("deploy asset", symbol, lambda n: sender.sign_deploy(token, args, n))
+            case UseAsset(symbol):
+                self.record(self._deployment().with_asset(symbol, action.record))
             case Issue(symbol, amount):
                 issue = self._token(symbol).functions.issue(me, amount)
                 self._send("issue", symbol, lambda n: sender.sign_call(issue, n))
@@ -107,14 +114,37 @@ class Execution:
             abi=load_artifact("OtcMarket").abi,
         )
         token, quote = self._token(action.symbol), self._token(action.quote)
-        me = self.sender.address
-        if int(token.functions.allowance(me, market.address).call()) < action.amount:
-            approve = token.functions.approve(market.address, action.amount)
-            self._send("approve", action.id, lambda n: self.sender.sign_call(approve, n))
+        self._approve(token, market.address, action)
         call = market.functions.offer(
             action.amount, token.address, action.buy_amount, quote.address
         )
         self._send("offer", action.id, lambda n: self.sender.sign_call(call, n))
+
+    def _approve(self, token: Contract, spender: str, action: Offer) -> None:
+        """Let the market pull exactly the offering's amount, for tokens that bend `approve`.
+
+        Nothing is sent when the allowance left covers it. An allowance left that does not is
+        set to 0 first: USDT-style tokens revert a change from one non-zero allowance to
+        another (for other tokens this costs one small transaction). Deciding from the state
+        read here, not from a failed attempt, keeps a resumed run on the same transactions at
+        the same nonces. The allowance read back must then cover the amount, or `TxError`
+        (a token that stores allowances in fewer bits than the amount needs).
+        """
+        me, sender = self.sender.address, self.sender
+        left = int(token.functions.allowance(me, spender).call())
+        if left >= action.amount:
+            return
+        if left > 0:
+            reset = token.functions.approve(spender, 0)
+            self._send("reset allowance", action.id, lambda n: sender.sign_call(reset, n))
+        approve = token.functions.approve(spender, action.amount)
+        self._send("approve", action.id, lambda n: sender.sign_call(approve, n))
+        allowed = int(token.functions.allowance(me, spender).call())
+        if allowed < action.amount:
+            raise TxError(
+                f"approve {action.symbol} for offering {action.id}: the allowance reads back "
+                f"{allowed} base units after approving {action.amount}"
+            )
 
     def _donate(self, action: Donate) -> None:
         if action.symbol == NATIVE:

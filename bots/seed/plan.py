@@ -1,24 +1,30 @@
-"""The seed plan: which assets the initializer issues, and who gets how much of what.
+"""The seed plan: which assets the initializer issues or uses, and who gets how much of what.
 
 A TOML file an operator edits by hand, so amounts are human (whole tokens, whole ether) and are
 converted here, once, into exact integer base units: an amount with more decimals than its
 token has is an error naming the field, never a silent rounding. Every problem is reported, one
 line each, before anything is sent.
+
+An asset is either an AssetToken the seed job deploys and issues (`Asset`), or a token that
+exists already and that the initializer holds (`ExistingAsset`, named by `address`). An existing
+token's decimals may be left to the token itself: such a plan is complete only once
+`bots.seed.existing.resolve_existing` has read them (`SeedPlan.with_decimals`), and the amounts
+in that token are checked then.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -28,86 +34,19 @@ from pydantic import (
 from bots.addresses import checked_address
 from bots.chain.keystore import Secret, create_keystore, keystore_address
 from bots.errors import ConfigError, KeystoreError
+from bots.seed.amounts import Amount, Positive, to_units
+from bots.seed.assets import ASSET_KINDS, AnyAsset, Asset, ExistingAsset
 from bots.tomlfile import read_toml
 
 NATIVE = "native"
 """The donation asset meaning the chain's own coin (ether), in wei."""
 NATIVE_DECIMALS = 18
 MAX_OFFER_UNITS = 2**96 - 1  # OtcMarket stores offer amounts as uint96
-
-
-def _human(value: object) -> Decimal:
-    """A human amount from TOML: a decimal string or an integer, never a (binary) float."""
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool | float):
-        raise ValueError('give amounts as a string ("99.50") or an integer: floats are inexact')
-    if isinstance(value, int):
-        return Decimal(value)
-    if not isinstance(value, str):
-        raise ValueError("must be a decimal string or an integer")
-    try:
-        parsed = Decimal(value.strip())
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not a decimal number") from None
-    if not parsed.is_finite():
-        raise ValueError(f"{value!r} is not a finite number")
-    return parsed
-
-
-Amount = Annotated[Decimal, BeforeValidator(_human), Field(ge=0)]
-Positive = Annotated[Decimal, BeforeValidator(_human), Field(gt=0)]
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-
-
-def to_units(amount: Decimal, decimals: int) -> int:
-    """Whole tokens to base units, exactly; ValueError when that would need rounding."""
-    scaled = Fraction(amount) * 10**decimals
-    if scaled.denominator != 1:
-        raise ValueError(f"{amount} has more than {decimals} decimal places")
-    return int(scaled.numerator)
-
-
-def format_units(units: int, decimals: int, *, trim: bool = False) -> str:
-    """Base units as whole tokens, exactly (Decimal.scaleb would round above 28 digits)."""
-    whole, frac = divmod(abs(units), 10**decimals)
-    text = f"{whole}.{frac:0{decimals}d}" if decimals else str(whole)
-    if trim and decimals:
-        text = text.rstrip("0").rstrip(".")
-    return f"-{text}" if units < 0 else text
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Asset(_Model):
-    """An AssetToken the initializer deploys and issues (it holds the issuer role)."""
-
-    symbol: str = Field(pattern=r"^[A-Z0-9]{1,11}$")
-    name: str = Field(min_length=1, max_length=100)
-    decimals: int = Field(ge=0, le=18)
-    supply: Amount
-    """Total supply to reach by issuing to the initializer; it never shrinks on a re-run."""
-    cap: Positive | None = None
-
-    @model_validator(mode="after")
-    def _exact(self) -> Asset:
-        to_units(self.supply, self.decimals)
-        if self.cap is not None:
-            to_units(self.cap, self.decimals)
-            if self.supply > self.cap:
-                raise ValueError(f"supply {self.supply} is above the cap {self.cap}")
-        return self
-
-    @property
-    def supply_units(self) -> int:
-        return to_units(self.supply, self.decimals)
-
-    @property
-    def cap_units(self) -> int:
-        """The on-chain cap; 0 means uncapped, as AssetToken's constructor reads it."""
-        return 0 if self.cap is None else to_units(self.cap, self.decimals)
 
 
 class Participant(_Model):
@@ -159,23 +98,57 @@ class Donation(_Model):
 
 
 class SeedPlan(_Model):
-    assets: list[Asset] = Field(min_length=1)
+    assets: list[AnyAsset] = Field(min_length=1)
     participants: list[Participant] = Field(default_factory=list)
     offerings: list[Offering] = Field(default_factory=list)
     donations: list[Donation] = Field(default_factory=list)
+    _source: str = PrivateAttr(default="seed plan")
 
-    def asset(self, symbol: str) -> Asset:
+    @property
+    def source(self) -> str:
+        """Where the plan came from, to prefix messages: its path, or "seed plan"."""
+        return self._source
+
+    def asset(self, symbol: str) -> Asset | ExistingAsset:
         for asset in self.assets:
             if asset.symbol == symbol:
                 return asset
         raise ConfigError(f"unknown asset {symbol!r}")
 
-    def decimals(self, symbol: str) -> int:
+    def known_decimals(self, symbol: str) -> int | None:
+        """Decimals of `symbol` ("native": 18); None for an existing token not read yet."""
         return NATIVE_DECIMALS if symbol == NATIVE else self.asset(symbol).decimals
+
+    def decimals(self, symbol: str) -> int:
+        """Decimals of `symbol`; `ConfigError` for an existing token whose token is not read."""
+        decimals = self.known_decimals(symbol)
+        if decimals is None:
+            raise ConfigError(f"the decimals of {symbol} are not known until its token is read")
+        return decimals
 
     def units(self, symbol: str, amount: Decimal) -> int:
         """`amount` of `symbol` (or "native" ether) in base units; exact (validated at load)."""
         return to_units(amount, self.decimals(symbol))
+
+    def existing(self) -> list[tuple[int, ExistingAsset]]:
+        """The existing tokens with their index in `assets` (for messages)."""
+        return [(i, a) for i, a in enumerate(self.assets) if isinstance(a, ExistingAsset)]
+
+    def with_decimals(self, decimals: Mapping[str, int]) -> SeedPlan:
+        """The plan with the existing tokens' decimals filled in (by symbol), checked again.
+
+        Raises `ConfigError`, one `source: loc: message` line per problem, for amounts that
+        are inexact or too large at those decimals.
+        """
+        assets = [
+            a.model_copy(update={"decimals": decimals[a.symbol]})
+            if isinstance(a, ExistingAsset) and a.symbol in decimals
+            else a
+            for a in self.assets
+        ]
+        plan = self.model_copy(update={"assets": assets})
+        _raise_problems(plan)
+        return plan
 
 
 def load_plan(path: Path) -> SeedPlan:
@@ -185,21 +158,34 @@ def load_plan(path: Path) -> SeedPlan:
         plan = SeedPlan.model_validate(data, context={"base_dir": path.parent})
     except ValidationError as exc:
         raise ConfigError("\n".join(_pydantic_lines(path, exc))) from None
-    problems = [f"{path}: {loc}: {message}" for loc, message in _cross_check(plan)]
+    plan._source = str(path)
+    _raise_problems(plan)
+    return plan
+
+
+def _raise_problems(plan: SeedPlan) -> None:
+    problems = [f"{plan.source}: {loc}: {message}" for loc, message in _cross_check(plan)]
     if problems:
         raise ConfigError("\n".join(problems))
-    return plan
 
 
 def _pydantic_lines(path: Path, exc: ValidationError) -> Iterator[str]:
     for err in exc.errors():
-        where = ".".join(str(part) for part in err["loc"]) or "(file)"
+        loc = err["loc"]
+        if len(loc) > 2 and loc[0] == "assets" and loc[2] in ASSET_KINDS:
+            loc = (*loc[:2], *loc[3:])  # the union's tag says nothing the message does not
+        where = ".".join(str(part) for part in loc) or "(file)"
         yield f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}"
 
 
 def _cross_check(plan: SeedPlan) -> Iterator[tuple[str, str]]:
     """Problems spanning entries: duplicates, unknown symbols, inexact or oversized amounts."""
     yield from _duplicates("assets", [a.symbol for a in plan.assets], "symbol")
+    named: set[str] = set()
+    for i, asset in plan.existing():
+        if asset.address in named:
+            yield f"assets.{i}.address", f"duplicate address {asset.address!r}"
+        named.add(asset.address)
     yield from _duplicates("participants", [p.name for p in plan.participants], "name")
     yield from _duplicates("offerings", [o.id for o in plan.offerings], "id")
     yield from _duplicates("donations", [d.id for d in plan.donations], "id")
@@ -248,6 +234,9 @@ def _known(where: str, symbol: str, symbols: set[str]) -> list[tuple[str, str]]:
 
 
 def _amount(plan: SeedPlan, where: str, symbol: str, amount: Decimal) -> Iterator[tuple[str, str]]:
+    """Inexact `amount`s of `symbol`; checked once the decimals are known (existing tokens)."""
+    if plan.known_decimals(symbol) is None:
+        return
     try:
         plan.units(symbol, amount)
     except ValueError as exc:
@@ -265,6 +254,8 @@ def _offering(
     if offering.asset == offering.quote:
         yield f"{where}.quote", "an offering needs two different assets"
         return
+    if None in (plan.known_decimals(offering.asset), plan.known_decimals(offering.quote)):
+        return  # checked once the existing tokens' decimals are read
     problems = list(_amount(plan, f"{where}.amount", offering.asset, offering.amount))
     if problems:
         yield from problems

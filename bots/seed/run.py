@@ -36,21 +36,18 @@ from bots.seed.actions import (
     IDLE_TIMEOUT_S,
     Action,
     ChainState,
-    GasEstimate,
     Holdings,
     Progress,
     format_actions,
     plan_actions,
-    require_affordable,
 )
+from bots.seed.amounts import format_units
+from bots.seed.assets import Asset, ExistingAsset
 from bots.seed.execute import Execution
+from bots.seed.existing import resolve_existing
 from bots.seed.interrupt import Checkpoint, Stop
-from bots.seed.plan import (
-    NATIVE_DECIMALS,
-    SeedPlan,
-    format_units,
-    participant_addresses,
-)
+from bots.seed.plan import NATIVE_DECIMALS, SeedPlan, participant_addresses
+from bots.seed.preflight import GasEstimate, require_affordable
 from bots.seed.settle import settle_recorded
 
 
@@ -75,19 +72,17 @@ def read_state(
     initializer: str,
     addresses: Mapping[str, str],
 ) -> ChainState:
-    """Balances of the initializer and participants in the plan's deployed assets."""
-    deployed = {} if deployment is None else deployment.assets
-    tokens = {
-        a.symbol: _erc20(w3, deployed[a.symbol].address)
-        for a in plan.assets
-        if a.symbol in deployed
-    }
+    """Balances of the initializer and participants in the plan's deployed and existing assets,
+    and the total supply of each deployed one."""
+    where = {a.symbol: _asset_address(a, deployment) for a in plan.assets}
+    tokens = {s: _erc20(w3, address) for s, address in where.items() if address is not None}
 
     def holdings(owner: str) -> Holdings:
         balances = {s: int(t.functions.balanceOf(owner).call()) for s, t in tokens.items()}
         return Holdings(int(w3.eth.get_balance(Web3.to_checksum_address(owner))), balances)
 
-    supplies = {s: int(t.functions.totalSupply().call()) for s, t in tokens.items()}
+    issued = tokens.keys() - {a.symbol for a in plan.assets if isinstance(a, ExistingAsset)}
+    supplies = {s: int(tokens[s].functions.totalSupply().call()) for s in issued}
     participants = {name: holdings(address) for name, address in addresses.items()}
     return ChainState(holdings(initializer), participants, dict(addresses), supplies)
 
@@ -101,6 +96,7 @@ class Prepared:
     balances, so a run sends them first and plans again.
     """
 
+    plan: SeedPlan  # with every existing token's decimals read from the chain
     deployment: Deployment | None  # None: nothing recorded yet
     changed: bool  # settling changed the records: save before going on
     state: ChainState
@@ -116,9 +112,12 @@ def plan_seed(
 
     Raises `SeedError` when the initializer cannot afford the actions, `ChainError` when the
     deployment file belongs to another chain, its contracts are gone or a transaction of the
-    initializer stays pending, `SeedInterrupted` when `stop` is requested while waiting.
+    initializer stays pending, `ConfigError` when an existing token is not what the plan says
+    (`bots.seed.existing`) or the deployment file records an asset otherwise, and
+    `SeedInterrupted` when `stop` is requested while waiting.
     """
     addresses = participant_addresses(plan)
+    plan = resolve_existing(w3, plan)
     _await_idle(w3, initializer, stop=stop)
     deployment = loaded = load_deployment(deployment_path)
     notes: tuple[str, ...] = ()
@@ -131,7 +130,7 @@ def plan_seed(
     actions = plan_actions(plan, deployment, state)
     if not resend:
         require_affordable(actions, state.initializer, GasEstimate(current_fees(w3).max_price))
-    return Prepared(deployment, deployment != loaded, state, actions, notes, resend)
+    return Prepared(plan, deployment, deployment != loaded, state, actions, notes, resend)
 
 
 def run_seed(
@@ -154,7 +153,7 @@ def run_seed(
     if not dry_run:
         check_writable(deployment_path)
     ready = plan_seed(w3, initializer.address, plan, deployment_path, stop)
-    columns = tuple((a.symbol, a.decimals) for a in plan.assets)
+    columns = tuple((a.symbol, ready.plan.decimals(a.symbol)) for a in ready.plan.assets)
     if dry_run:
         actions, participants = tuple(ready.actions), ready.state.participants
         return SeedReport(
@@ -174,7 +173,7 @@ def run_seed(
         run.apply(action, f"{done} of {len(actions)}")
         if progress is not None:
             progress(done, len(actions), action.label)
-    final = read_state(w3, plan, run.current, initializer.address, addresses)
+    final = read_state(w3, ready.plan, run.current, initializer.address, addresses)
     return SeedReport(
         actions,
         False,
@@ -185,6 +184,15 @@ def run_seed(
         columns,
         notes,
     )
+
+
+def _asset_address(asset: Asset | ExistingAsset, deployment: Deployment | None) -> str | None:
+    """Where the asset is: an existing token's address, a deployed one's record; None before
+    its deploy."""
+    if isinstance(asset, ExistingAsset):
+        return asset.address
+    record = None if deployment is None else deployment.assets.get(asset.symbol)
+    return None if record is None else record.address
 
 
 def _await_idle(
