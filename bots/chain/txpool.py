@@ -14,10 +14,11 @@ from typing import Literal
 
 from eth_typing import HexStr
 from web3 import Web3
-from web3.exceptions import TransactionIndexingInProgress, TransactionNotFound
+from web3.exceptions import TransactionNotFound
 from web3.types import RPCEndpoint, TxReceipt
 
 from bots.addresses import checksum
+from bots.chain.receipts import fetch_receipts
 from bots.chain.rpc import answer_error_message
 
 KNOWN_CHECKS = 5
@@ -115,12 +116,11 @@ def is_known(w3: Web3, tx_hash: str) -> bool:
 
 
 def first_receipt(w3: Web3, hashes: list[str]) -> TxReceipt | None:
-    """The receipt of whichever of `hashes` (versions of one nonce) was mined, if any yet."""
-    for tx_hash in reversed(hashes):
-        try:
-            return w3.eth.get_transaction_receipt(HexStr(tx_hash))
-        except (TransactionNotFound, TransactionIndexingInProgress):
-            continue
+    """The receipt of whichever of `hashes` (versions of one nonce) was mined, if any yet: all
+    versions asked in one round trip, raw (`bots.chain.receipts`), newest first."""
+    for receipt in fetch_receipts(w3, list(reversed(hashes))):
+        if receipt is not None:
+            return receipt
     return None
 
 

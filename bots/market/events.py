@@ -100,49 +100,97 @@ _KINDS: dict[str, TradeKind | SwitchKind] = {
 }
 
 
+CACHED_LOGS = 4_096
+_MISSING = object()
+
+
 class RawLogDecoder:
     """Decodes the market's raw `eth_getLogs` entries (hex JSON) with eth_abi, straight from the
     market's ABI: web3's event machinery costs far more than the few logs of a block."""
 
     def __init__(self, abi: list[dict[str, Any]]) -> None:
         self._events: dict[bytes, tuple[str, list[tuple[str, str, bool]]]] = {}
+        self._cache: dict[tuple[Any, Any], object] = {}
         for item in abi:
             if item.get("type") == "event" and item["name"] in _KINDS:
-                inputs = [(i["name"], i["type"], bool(i["indexed"])) for i in item["inputs"]]
-                signature = f"{item['name']}({','.join(t for _, t, _ in inputs)})"
+                types = [i["type"] for i in item["inputs"]]
+                signature = f"{item['name']}({','.join(types)})"
+                inputs = [(i["name"], _topic_type(i), bool(i["indexed"])) for i in item["inputs"]]
                 self._events[keccak(text=signature)] = (item["name"], inputs)
 
+    def topic(self, name: str) -> str:
+        """The log topic (0x-hex) of the event `name`; `KeyError` if it is not a known one."""
+        for topic, (known, _) in self._events.items():
+            if known == name:
+                return "0x" + topic.hex()
+        raise KeyError(name)
+
     def decode(self, logs: list[dict[str, Any]]) -> list[MarketEvent | SwitchEvent]:
-        """Trading and switch events among `logs`, in chain order; other logs are skipped."""
+        """Trading and switch events among `logs`, in chain order; other logs are skipped.
+
+        `logs` are raw `eth_getLogs` entries (hex strings) or the same formatted by
+        `bots.chain.receipts` (bytes, ints). A log with a block hash is decoded once: the
+        decoder remembers the last `CACHED_LOGS` (block hash and log index name one log for
+        good), so bots sharing a decoder (`shared`, the agents of a backtest) share the work.
+        """
         decoded: list[MarketEvent | SwitchEvent] = []
         for log in logs:
-            topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
-            known = self._events.get(topics[0]) if topics else None
-            if known is None:
-                continue
-            name, inputs = known
-            args = _args(inputs, topics[1:], bytes.fromhex(log["data"][2:]))
-            entry = {
-                "args": args,
-                "blockNumber": int(log["blockNumber"], 16),
-                "logIndex": int(log["logIndex"], 16),
-            }
-            kind = _KINDS[name]
-            if name in SWITCH_LOGS.values():
-                decoded.append(switch_event(kind, entry))  # type: ignore[arg-type]
-            else:
-                decoded.append(trade_event(kind, entry))  # type: ignore[arg-type]
+            key = (log.get("blockHash"), log["logIndex"])
+            event = self._cache.get(key, _MISSING) if key[0] is not None else _MISSING
+            if event is _MISSING:
+                event = self._decode_one(log)
+                if key[0] is not None:
+                    self._remember(key, event)
+            if event is not None:
+                decoded.append(event)  # type: ignore[arg-type]
         return sorted(decoded, key=chain_order)
+
+    def _decode_one(self, log: dict[str, Any]) -> MarketEvent | SwitchEvent | None:
+        topics = [_bytes(t) for t in log["topics"]]
+        known = self._events.get(topics[0]) if topics else None
+        if known is None:
+            return None
+        name, inputs = known
+        entry = {
+            "args": _args(inputs, topics[1:], _bytes(log["data"])),
+            "blockNumber": _int(log["blockNumber"]),
+            "logIndex": _int(log["logIndex"]),
+        }
+        kind = _KINDS[name]
+        if name in SWITCH_LOGS.values():
+            return switch_event(kind, entry)  # type: ignore[arg-type]
+        return trade_event(kind, entry)  # type: ignore[arg-type]
+
+    def _remember(self, key: tuple[Any, Any], event: MarketEvent | SwitchEvent | None) -> None:
+        self._cache[key] = event
+        if len(self._cache) > CACHED_LOGS:
+            del self._cache[next(iter(self._cache))]  # the oldest: dicts keep insertion order
 
 
 def _args(inputs: list[tuple[str, str, bool]], topics: list[bytes], data: bytes) -> dict[str, Any]:
-    plain = [(name, kind) for name, kind, indexed in inputs if not indexed]
-    values = iter(decode([kind for _, kind in plain], data))
-    indexed = iter(topics)
-    args: dict[str, Any] = {}
-    for name, kind, is_indexed in inputs:
-        if is_indexed:
-            args[name] = decode([kind], next(indexed))[0]
-        else:
-            args[name] = next(values)
-    return args
+    """The arguments of one log: the indexed ones from its topics (one 32-byte word each: the
+    market's indexed arguments are all static types), the others from its data."""
+    indexed = [kind for _, kind, is_indexed in inputs if is_indexed]
+    plain = [kind for _, kind, is_indexed in inputs if not is_indexed]
+    if len(topics) != len(indexed):
+        raise ValueError(f"log has {len(topics)} indexed topics, its event {len(indexed)}")
+    indexed_values = iter(decode(indexed, b"".join(topics)))
+    plain_values = iter(decode(plain, data))
+    return {
+        name: next(indexed_values if is_indexed else plain_values) for name, _, is_indexed in inputs
+    }
+
+
+def _topic_type(arg: dict[str, Any]) -> str:
+    """How an argument reads from its word: an indexed dynamic value's topic is its hash."""
+    kind = str(arg["type"])
+    dynamic = kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("tuple")
+    return "bytes32" if arg["indexed"] and dynamic else kind
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return bytes(value) if isinstance(value, bytes | bytearray) else bytes.fromhex(value[2:])
+
+
+def _int(value: str | int) -> int:
+    return value if isinstance(value, int) else int(value, 16)

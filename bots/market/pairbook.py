@@ -11,6 +11,8 @@ chain went backwards (a reorg, a reset dev chain) or too many blocks passed to a
 
 from __future__ import annotations
 
+import functools
+
 import structlog
 
 from bots.addresses import checksum
@@ -24,6 +26,13 @@ log = structlog.get_logger("otcmm.book")
 
 FULL_READ_EVERY = 300  # reads: about five minutes of one-second ticks
 MAX_LOG_BLOCKS = 1_000  # a longer gap reads the book in full rather than ask for its logs
+
+
+@functools.cache
+def market_log_decoder() -> RawLogDecoder:
+    """One decoder of the market's logs per process: the books of a backtest's agents decode
+    the same logs, and the decoder remembers what it decoded."""
+    return RawLogDecoder(load_artifact("OtcMarket").abi)
 
 
 class PairBook:
@@ -40,7 +49,7 @@ class PairBook:
         self.market = market
         self.base, self.quote = checksum(base), checksum(quote)
         self.full_read_every = full_read_every
-        self._decoder = RawLogDecoder(load_artifact("OtcMarket").abi)
+        self._decoder = market_log_decoder()
         self._offers: dict[int, LiveOffer] | None = None
         self._block = -1
         self._since_full = 0

@@ -29,10 +29,8 @@ from bots.market.events import (
     SWITCH_LOGS,
     TRADE_LOGS,
     MarketEvent,
+    RawLogDecoder,
     SwitchEvent,
-    chain_order,
-    switch_event,
-    trade_event,
 )
 from strategies.api import LiveOffer as Offer
 
@@ -92,6 +90,7 @@ class MarketReader:
         self.market_address = self.contract.address
         self._tokens: dict[str, Contract] = {}
         self._encoded: dict[tuple[str, str, tuple[Any, ...]], tuple[str, list[str]]] = {}
+        self._raw_logs: RawLogDecoder | None = None
 
     # ------------------------------------------------------------------ reading
     def pair_offers(self, pay_token: str, buy_token: str, block: Block = "latest") -> list[Offer]:
@@ -268,25 +267,31 @@ class MarketReader:
     # ------------------------------------------------------------------ logs
     def events(self, from_block: int, to_block: int | str = "latest") -> list[MarketEvent]:
         """Market events in `[from_block, to_block]`, in chain order."""
-        decoded = [
-            trade_event(kind, log)
-            for kind, name in TRADE_LOGS.items()
-            for log in self._logs(name, from_block, to_block)
-        ]
-        return sorted(decoded, key=chain_order)
+        logs = self._logs(list(TRADE_LOGS.values()), from_block, to_block)
+        return [e for e in logs if isinstance(e, MarketEvent)]
 
     def switch_events(self, from_block: int, to_block: int | str = "latest") -> list[SwitchEvent]:
         """Dead-man's switch events (`LogDeadline`, `LogGuard`) in `[from_block, to_block]`, in
         chain order; merge them with `events` to follow guarded offers (`book.apply_events`)."""
-        decoded = [
-            switch_event(kind, log)
-            for kind, name in SWITCH_LOGS.items()
-            for log in self._logs(name, from_block, to_block)
-        ]
-        return sorted(decoded, key=chain_order)
+        logs = self._logs(list(SWITCH_LOGS.values()), from_block, to_block)
+        return [e for e in logs if isinstance(e, SwitchEvent)]
 
-    def _logs(self, event: str, from_block: int, to_block: int | str) -> Any:
-        return self.contract.events[event]().get_logs(from_block=from_block, to_block=to_block)
+    def _logs(
+        self, names: list[str], from_block: int, to_block: int | str
+    ) -> list[MarketEvent | SwitchEvent]:
+        """One raw `eth_getLogs` for the events `names`, decoded by eth_abi (`RawLogDecoder`):
+        web3's event filters decode each log through its whole formatting stack."""
+        decoder = self._log_decoder()
+        topics = [decoder.topic(name) for name in names]
+        end = hex(to_block) if isinstance(to_block, int) else to_block
+        query = {"address": self.market_address, "fromBlock": hex(from_block), "toBlock": end}
+        logs = raw_request(self.w3, "eth_getLogs", [{**query, "topics": [topics]}])
+        return decoder.decode(list(logs))
+
+    def _log_decoder(self) -> RawLogDecoder:
+        if self._raw_logs is None:
+            self._raw_logs = RawLogDecoder([dict(item) for item in self.contract.abi])
+        return self._raw_logs
 
 
 def escrowed(offers: Iterable[Offer]) -> dict[str, int]:

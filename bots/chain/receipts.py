@@ -1,0 +1,104 @@
+"""Transaction receipts read straight from the node, formatted once, without web3's layers.
+
+A bot reads the receipt of every transaction it sends. Through `w3.eth.get_transaction_receipt`
+each read passes web3's middleware onion and its recursive result formatters, which cost several
+times the local node's answer (issue 14's profile). Here the raw JSON-RPC answer is formatted
+into the shape web3 gives (`TxReceipt`): quantities as `int`, hashes and data as `HexBytes`,
+addresses EIP-55 checksummed, logs likewise; fields this module does not know stay as the node
+sent them. Receipts of several hashes go out as one batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
+
+from hexbytes import HexBytes
+from web3 import HTTPProvider, Web3
+from web3.types import RPCEndpoint, TxReceipt
+
+from bots.addresses import checksum
+from bots.chain.rpc import raw_result
+from bots.errors import ChainError
+
+RECEIPT = "eth_getTransactionReceipt"
+_QUANTITIES = (
+    "blockNumber",
+    "cumulativeGasUsed",
+    "effectiveGasPrice",
+    "gasUsed",
+    "status",
+    "transactionIndex",
+    "type",
+    "blobGasUsed",
+    "blobGasPrice",
+    "logIndex",
+)
+_BYTES = ("blockHash", "transactionHash", "logsBloom", "data", "root")
+_ADDRESSES = ("from", "to", "contractAddress", "address")
+
+
+def fetch_receipts(w3: Web3, hashes: Sequence[str]) -> list[TxReceipt | None]:
+    """The receipts of `hashes` (0x-hex), in the order asked, None for each not mined yet or
+    not yet indexed (geth answers "transaction indexing is in progress" for a while after a
+    start): one call for one hash, one batch for several. Raises `ChainError` for any other
+    error answer or a receipt that does not parse."""
+    calls = [(RECEIPT, [tx_hash]) for tx_hash in hashes]
+    provider = w3.provider
+    if len(calls) > 1 and isinstance(provider, HTTPProvider):
+        answers = provider.make_batch_request([(RPCEndpoint(m), p) for m, p in calls])
+        if not isinstance(answers, list):
+            answers = [answers] * len(calls)  # a refused batch: its error for each
+    else:
+        answers = [provider.make_request(RPCEndpoint(m), p) for m, p in calls]
+    return [_receipt(answer) for answer in answers]
+
+
+def _receipt(answer: Any) -> TxReceipt | None:
+    if isinstance(answer, Mapping) and _indexing(answer.get("error")):
+        return None
+    result = raw_result(RECEIPT, answer)
+    return None if result is None else format_receipt(result)
+
+
+def _indexing(error: Any) -> bool:
+    message = error.get("message") if isinstance(error, Mapping) else None
+    return isinstance(message, str) and "index" in message and "progress" in message
+
+
+def format_receipt(raw: Mapping[str, Any]) -> TxReceipt:
+    """A raw `eth_getTransactionReceipt` result in web3's `TxReceipt` shape (see the module
+    docstring). Raises `ChainError` if a known field is not what the JSON-RPC spec says."""
+    try:
+        receipt = _fields(raw)
+        receipt["logs"] = [_fields(log) for log in raw.get("logs") or []]
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ChainError(f"RPC sent a receipt that does not parse: {exc}") from None
+    return cast(TxReceipt, receipt)
+
+
+def _fields(raw: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise TypeError(f"expected an object, got {type(raw).__name__}")
+    out: dict[str, Any] = dict(raw)
+    _convert(out, _QUANTITIES, _quantity)
+    _convert(out, _BYTES, HexBytes)
+    _convert(out, _ADDRESSES, checksum)
+    if "topics" in out:
+        out["topics"] = [HexBytes(topic) for topic in out["topics"]]
+    return out
+
+
+def _convert(out: dict[str, Any], keys: Sequence[str], convert: Callable[[Any], Any]) -> None:
+    for key in keys:
+        value = out.get(key)
+        if value is not None:
+            out[key] = convert(value)
+
+
+def _quantity(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise ValueError(f"{value!r} is not a hex quantity")
+    return int(value, 16)
