@@ -14,7 +14,11 @@ from bots.errors import ConfigError
 
 
 def read_toml(path: Path, what: str, shown: str | None = None) -> dict[str, Any]:
-    """The parsed file; `what` names it in errors ("config file"), `shown` overrides its path."""
+    """The parsed file; `what` names it in errors ("config file"), `shown` overrides its path.
+
+    Raises `ConfigError` (one line) when the file is missing, unreadable (a directory, no
+    permission), not UTF-8 or not valid TOML.
+    """
     name = shown or str(path)
     try:
         with path.open("rb") as handle:
@@ -23,5 +27,10 @@ def read_toml(path: Path, what: str, shown: str | None = None) -> dict[str, Any]
         raise ConfigError(f"{what} not found: {name}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{name}: not UTF-8 text (byte {exc.start} is {exc.object[exc.start]:#04x}): "
+            "TOML files are UTF-8"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read {what} {name}: {exc.strerror}") from None
