@@ -54,6 +54,8 @@ class MarketSpec(_Model):
     gas_cost_per_mgas: Decimal = Field(
         default=Decimal(0),
         ge=0,
+        le=10**12,
+        allow_inf_nan=False,
         description="Quote tokens a million gas costs you: the chain charges gas in its native"
         " coin, which has no quote price, so this is an assumption for the net P&L (0: ignore).",
     )
@@ -73,10 +75,12 @@ class CsvPath(_Model):
 
 
 class _Diffusion(_Model):
-    start: Decimal = Field(gt=0, description="Price at step 0.")
+    start: Decimal = Field(gt=0, le=10**30, allow_inf_nan=False, description="Price at step 0.")
     drift: float = Field(default=0.0, ge=-10, le=10, description="Annualised drift.")
     volatility: float = Field(ge=0, le=20, description="Annualised volatility of log prices.")
-    seed: int | None = Field(default=None, ge=0, description="Default: the scenario's seed.")
+    seed: int | None = Field(
+        default=None, ge=0, le=2**63 - 1, description="Default: the scenario's seed."
+    )
 
 
 class GbmPath(_Diffusion):
@@ -128,7 +132,9 @@ class NoiseFlow(_Model):
     kind: Literal["noise"]
     name: str = Field(pattern=NAME_PATTERN)
     inventory: Inventory = Inventory()
-    seed: int | None = Field(default=None, ge=0, description="Default: derived from the name.")
+    seed: int | None = Field(
+        default=None, ge=0, le=2**63 - 1, description="Default: derived from the name."
+    )
     probability: float = Field(default=0.3, ge=0, le=1)
     min_fraction: float = Field(default=0.1, gt=0, le=1)
     max_fraction: float = Field(default=0.5, gt=0, le=1)
@@ -143,9 +149,9 @@ class InformedFlow(_Model):
     lookahead_steps: int = Field(
         default=0, ge=0, le=10_000, description="0: the true price now; 1: the next step's."
     )
-    edge_bps: int = Field(default=0, ge=0)
-    budget_quote: int = Field(ge=0, description="Quote units it may spend per step.")
-    budget_base: int = Field(ge=0, description="Base units it may sell per step.")
+    edge_bps: int = Field(default=0, ge=0, le=10_000)
+    budget_quote: int = Field(ge=0, lt=2**96, description="Quote units it may spend per step.")
+    budget_base: int = Field(ge=0, lt=2**96, description="Base units it may sell per step.")
 
 
 FlowSpec = Annotated[NoiseFlow | InformedFlow, Field(discriminator="kind")]
@@ -155,11 +161,11 @@ class Scenario(_Model):
     """One backtest. Synthetic paths need `steps`; a csv path takes its clock from the file."""
 
     name: str = Field(default="backtest", pattern=NAME_PATTERN)
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
     steps: int | None = Field(default=None, gt=0, le=1_000_000)
     block_interval_s: int | None = Field(default=None, gt=0, le=86_400 * 366)
     start_time: datetime | None = None
-    markout_steps: int = Field(default=5, gt=0)
+    markout_steps: int = Field(default=5, gt=0, le=100_000)
     blocks: Literal["shared", "per_tx"] = Field(
         default="shared",
         description="shared: every agent's transaction of a step goes into the step's one block,"

@@ -90,16 +90,16 @@ class HttpSpec(_Spec):
     )
     field: str = Field(min_length=1, description="Dotted path to the price, e.g. data.0.price.")
     timestamp_field: str | None = Field(default=None, description="Path to the source's time.")
-    timeout_s: Finite = Field(default=5.0, gt=0)
+    timeout_s: Finite = Field(default=5.0, gt=0, le=600)
 
 
 class GbmSpec(_Spec):
     kind: Literal["gbm"]
     start: PositivePrice
-    drift: Finite = Field(default=0.0, description="Annualised drift.")
-    volatility: Finite = Field(default=0.2, ge=0, description="Annualised volatility.")
-    step_s: Finite = Field(default=5.0, gt=0, description="Simulated seconds per read.")
-    seed: int = 0
+    drift: Finite = Field(default=0.0, ge=-10, le=10, description="Annualised drift.")
+    volatility: Finite = Field(default=0.2, ge=0, le=10, description="Annualised volatility.")
+    step_s: Finite = Field(default=5.0, gt=0, le=86_400, description="Simulated seconds per read.")
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
 
 
 class BookSpec(_Spec):

@@ -9,26 +9,29 @@ risk limit must stop the bot, not quietly fall back to a default.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from bots.addresses import checked_address
 from bots.errors import ConfigError
 from bots.feeds.spec import FeedSpec
+from bots.service import overrides
+from bots.service.overrides import ENV_PREFIX
 from bots.tick.limits import ReconcileConfig, RiskLimits
 from bots.tomlfile import read_toml
 from strategies.api import Strategy, StrategyConfigError
 from strategies.registry import build_strategy
 
-ENV_PREFIX = "OTCMM_"
 _SYMBOL = re.compile(r"[A-Za-z0-9]{1,11}")
-SECRETS_DIR_ENV = "OTCMM_SECRETS_DIR"
-DEFAULT_SECRETS_DIR = Path("/run/secrets/otcmm")
 
 
 class _Section(BaseModel):
@@ -54,10 +57,10 @@ class RpcConfig(_Section):
     `backoff_s`, doubling, at most `retries` times; `deadline_s` (optional) bounds one call
     with all its retries, so a tick never blocks on one call for longer."""
 
-    timeout_s: float = Field(default=10.0, gt=0)
-    retries: int = Field(default=5, ge=0)
-    backoff_s: float = Field(default=0.25, ge=0)
-    deadline_s: float | None = Field(default=None, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0, le=3_600)
+    retries: int = Field(default=5, ge=0, le=100)
+    backoff_s: float = Field(default=0.25, ge=0, le=600)
+    deadline_s: float | None = Field(default=None, gt=0, le=3_600)
 
 
 class RuntimeConfig(_Section):
@@ -91,9 +94,9 @@ class RuntimeConfig(_Section):
         le=1 << 30,
         description="Rewrite the journal with only its open entries once it grows past this.",
     )
-    receipt_timeout_s: float = Field(default=60.0, gt=0)
-    stuck_after_s: float | None = Field(default=30.0, gt=0)
-    shutdown_timeout_s: float = Field(default=60.0, gt=0)
+    receipt_timeout_s: float = Field(default=60.0, gt=0, le=86_400)
+    stuck_after_s: float | None = Field(default=30.0, gt=0, le=86_400)
+    shutdown_timeout_s: float = Field(default=60.0, gt=0, le=86_400)
 
 
 class BotConfig(BaseSettings):
@@ -109,7 +112,7 @@ class BotConfig(BaseSettings):
 
     name: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     rpc_url: str
-    chain_id: int | None = Field(default=None, gt=0)
+    chain_id: int | None = Field(default=None, gt=0, le=2**63 - 1)
     deployment: Path | None = None
     market: str = ""
     base: str
@@ -121,7 +124,7 @@ class BotConfig(BaseSettings):
         default=None, ge=0, le=77, description="Only for a quote token without decimals()."
     )
     fleet: tuple[str, ...] = ()
-    tick_interval_s: float = Field(default=5.0, gt=0)
+    tick_interval_s: float = Field(default=5.0, gt=0, le=86_400)
     keystore: KeystoreConfig
     strategy: StrategyConfig
     feed: FeedSpec
@@ -188,25 +191,32 @@ def _address(value: str) -> str:
 def load_config(path: Path, *, secrets_dir: Path | None = None) -> BotConfig:
     """Read, merge and validate a bot config; raise `ConfigError` with one line per problem.
 
-    Relative paths in the file (keystore, password file, journal, csv feeds) are relative to
-    the file's directory, so a config and its keystore can be moved together.
+    Each problem names where the bad value came from: the file, the environment variable
+    (`$OTCMM_RISK__MAX_OPEN_OFFERS`) or the secrets directory's file. Relative paths in the
+    file (keystore, password file, journal, csv feeds) are relative to the file's directory, so
+    a config and its keystore can be moved together.
     """
     data = read_toml(path, "config file")
-    secrets = secrets_dir or _default_secrets_dir()
+    secrets = secrets_dir or overrides.secrets_dir()
     try:
         config = BotConfig(**data, _secrets_dir=secrets)
         config.build_strategy()  # bad strategy params must fail at load time, not at tick 1
+    except SettingsError as exc:
+        raise ConfigError(overrides.unreadable_override(exc, secrets)) from None
     except ValidationError as exc:
-        raise ConfigError(_lines(path, exc)) from None
+        raise ConfigError(overrides.problems(path, exc, secrets)) from None
     except ConfigError as exc:
         raise ConfigError("\n".join(f"{path}: {line}" for line in str(exc).splitlines())) from None
-    config = _resolve_deployment(_rebase_paths(config, path.parent), path)
+    problems = [f"{path}: {problem}" for problem in _beyond_limits(config)]
+    if problems:
+        raise ConfigError("\n".join(problems))
+    config = _resolve_deployment(_rebase_paths(config, path.parent), path, secrets)
     if config.base.lower() == config.quote.lower():  # symbols are addresses by now
         raise ConfigError(f"{path}: quote: {config.quote} is also the base: a pair needs 2 tokens")
     return config
 
 
-def _resolve_deployment(config: BotConfig, path: Path) -> BotConfig:
+def _resolve_deployment(config: BotConfig, path: Path, secrets: Path | None) -> BotConfig:
     """Fill the market and turn asset symbols into addresses from the seed job's file."""
     symbols = [key for key in ("base", "quote") if not getattr(config, key).startswith("0x")]
     if config.deployment is None:
@@ -234,23 +244,35 @@ def _resolve_deployment(config: BotConfig, path: Path) -> BotConfig:
         update["market"] = deployment.market
     if config.chain_id is None:
         update["chain_id"] = deployment.chain_id
+    elif config.chain_id != deployment.chain_id:
+        raise ConfigError(
+            f"{overrides.source(path, ('chain_id',), secrets)}: chain_id: {config.chain_id}, "
+            f"but {config.deployment} is for chain id "
+            f"{deployment.chain_id}: one of them is for another network"
+        )
     return config.model_copy(update=update)
 
 
-def _default_secrets_dir() -> Path | None:
-    configured = os.environ.get(SECRETS_DIR_ENV)
-    if configured:
-        return Path(configured)
-    return DEFAULT_SECRETS_DIR if DEFAULT_SECRETS_DIR.is_dir() else None
+def _beyond_limits(config: BotConfig) -> list[str]:
+    """Ranges of the tick's own settings that it leaves open: base units and wei fit a uint256,
+    tolerances are at most 100%."""
+    problems = []
+    for section, name, high in _UPPER_BOUNDS:
+        value = getattr(getattr(config, section), name)
+        if value is not None and value > high:
+            problems.append(f"{section}.{name}: Input should be less than or equal to {high}")
+    return problems
 
 
-def _lines(path: Path, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(part) for part in err["loc"]) or "(file)"
-        message = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{path}: {where}: {message}")
-    return "\n".join(lines)
+_UINT256 = 2**256 - 1
+_UPPER_BOUNDS = (
+    ("risk", "max_base_inventory", _UINT256),
+    ("risk", "max_quote_inventory", _UINT256),
+    ("risk", "max_gas_price_wei", _UINT256),
+    ("risk", "min_gas_balance_wei", _UINT256),
+    ("reconcile", "price_bps", 10_000),
+    ("reconcile", "size_bps", 10_000),
+)
 
 
 def _rebase_paths(config: BotConfig, base_dir: Path) -> BotConfig:
