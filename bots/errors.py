@@ -65,3 +65,17 @@ class ForeignTransactionError(ChainError):
     """
 
     exit_code = 6
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal (SIGINT, SIGTERM, SIGHUP) raised in the main thread of an otcmm command.
+
+    Raised as an exception, not left to the default action, so every `with` and `finally` on
+    the way out runs: dev chains stop, sweep workers end, bot processes are told to stop. A
+    `KeyboardInterrupt`, so code that handles Ctrl-C handles the other signals alike. The CLI
+    exits with the shell's code for the signal, 128 + `signum` (130 SIGINT, 143 SIGTERM).
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

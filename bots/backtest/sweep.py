@@ -3,7 +3,9 @@
 Every grid point is validated before the first one runs (a typo in the last value must not
 cost the whole grid). Each point runs in its own worker process with its own dev chain (anvil
 picks a free port), so points share nothing and the grid spreads over the CPU cores. Workers are
-spawned, not forked: a fork would copy the parent's threads and sockets into the child.
+spawned, not forked: a fork would copy the parent's threads and sockets into the child. An
+interrupted sweep keeps the rows it has (`run_sweep` yields them as points finish) and stops
+its workers and their chains; nothing it started outlives it, even a SIGKILL.
 """
 
 from __future__ import annotations
@@ -11,14 +13,16 @@ from __future__ import annotations
 import csv
 import math
 import multiprocessing
+import os
 import re
+import signal
 import sys
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import product
 from pathlib import Path
+from types import FrameType
 from typing import Any, TextIO
 
 import matplotlib
@@ -29,6 +33,7 @@ from bots.backtest.analytics import AgentReport, analyse
 from bots.backtest.engine import run_backtest
 from bots.backtest.report import write_report
 from bots.backtest.scenario import Scalar, Scenario, scenario_from_raw
+from bots.devtools.lifetime import exit_with_parent
 from bots.errors import ConfigError
 
 matplotlib.use("Agg")  # never try to open a window
@@ -97,35 +102,56 @@ def run_sweep(
     plots: bool,
     log_level: str,
     stream: TextIO | None = None,
-) -> list[Row]:
-    """Run every point (in `jobs` worker processes); rows come back in grid order."""
+) -> Generator[Row, None, None]:
+    """Run every point (in up to `jobs` worker processes), yielding rows as points finish.
+
+    Close the iterator (`contextlib.closing`) when stopping early: an interruption
+    (`KeyboardInterrupt`, which the CLI raises for SIGINT and SIGTERM too) or a failed point
+    terminates the workers, which stop their dev chains, and the rows yielded so far stand.
+    Workers ignore SIGINT (a terminal's Ctrl-C reaches the whole process group: the parent
+    decides) and die with the parent if it is killed (`bots.devtools.lifetime`).
+    """
     stream = stream or sys.stderr
-    rows: list[Row] = []
+    by_index = {point.index: point for point in points}
     if jobs <= 1 or len(points) <= 1:
         for done, point in enumerate(points, 1):
-            rows.append(run_point(point, out, plots))
-            _report_progress(stream, done, len(points), point, rows[-1])
-        return rows
+            row = run_point(point, out, plots)
+            _report_progress(stream, done, len(points), point, row)
+            yield row
+        return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=min(jobs, len(points)),
-        mp_context=context,
+    pool = context.Pool(
+        processes=min(jobs, len(points)),
         initializer=_init_worker,
-        initargs=(log_level,),
-    ) as pool:
-        futures: dict[Future[Row], GridPoint] = {
-            pool.submit(run_point, point, out, plots): point for point in points
-        }
-        for done, future in enumerate(as_completed(futures), 1):
-            rows.append(future.result())
-            _report_progress(stream, done, len(points), futures[future], rows[-1])
-    return sorted(rows, key=lambda row: int(row["run"]))
+        initargs=(log_level, os.getpid()),
+    )
+    try:
+        tasks = [(point, out, plots) for point in points]
+        for done, row in enumerate(pool.imap_unordered(_run_task, tasks), 1):
+            _report_progress(stream, done, len(points), by_index[int(row["run"])], row)
+            yield row
+        pool.close()
+    finally:
+        pool.terminate()  # SIGTERM to busy workers: each stops its chain on the way out
+        pool.join()
 
 
-def _init_worker(log_level: str) -> None:
+def _run_task(task: tuple[GridPoint, Path, bool]) -> Row:
+    return run_point(*task)
+
+
+def _init_worker(log_level: str, parent: int) -> None:
+    """A sweep worker: dies with the parent, leaves Ctrl-C to it, stops cleanly on SIGTERM."""
     from bots.service.logs import configure_logging
 
+    exit_with_parent(parent, signal.SIGTERM)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     configure_logging("console", log_level)
+
+
+def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds `with DevChain(...)`: anvil is stopped
 
 
 def _report_progress(stream: TextIO, done: int, total: int, point: GridPoint, row: Row) -> None:

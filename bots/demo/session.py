@@ -36,6 +36,7 @@ from bots.demo.oracle import PriceOracle
 from bots.demo.report import DemoReport, build_report
 from bots.devtools.chainconfig import devchain_params
 from bots.devtools.devchain import DevChain, dev_accounts
+from bots.devtools.lifetime import die_with_parent
 from bots.devtools.network import load_network
 from bots.errors import OtcmmError
 from bots.market.client import MarketClient
@@ -49,6 +50,7 @@ BOT_NAMES = ("maker-spread", "maker-as", "taker-noise")
 DEMO_PASSWORD = "otcmm-demo-only"  # noqa: S105 - throwaway keys for a throwaway dev chain
 DEMO_SCRYPT_N = 2**14  # throwaway keys: fast to unlock; production keystores keep the default
 STOP_TIMEOUT_S = 90.0
+START_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -164,11 +166,30 @@ def _bot_processes(
                     stderr=log,
                     env=env,
                     start_new_session=True,  # Ctrl-C reaches the demo only; it stops the bots
+                    # A demo killed outright takes its chain with it: nothing left to cancel on.
+                    preexec_fn=die_with_parent(signal.SIGKILL),  # noqa: PLW1509 - a prctl call
                 )
             out.write(f"started {name} (pid {processes[name].pid}), log {logs / (name + '.log')}\n")
+        _await_started(processes, logs)
         yield processes
     finally:
         _stop(processes, out)
+
+
+def _await_started(processes: dict[str, subprocess.Popen[bytes]], logs: Path) -> None:
+    """Wait until every bot has logged "starting" (its stop handlers are in place from then on,
+    so a SIGTERM stops it cleanly) or has exited; `DemoError` after `START_TIMEOUT_S`."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    waiting = set(processes)
+    while waiting:
+        for name in sorted(waiting):
+            text = (logs / f"{name}.log").read_bytes()
+            if b'"starting"' in text or processes[name].poll() is not None:
+                waiting.discard(name)
+        if waiting and time.monotonic() > deadline:
+            raise DemoError(f"not started after {START_TIMEOUT_S:g}s: {', '.join(sorted(waiting))}")
+        if waiting:
+            time.sleep(0.1)
 
 
 def _stop(processes: dict[str, subprocess.Popen[bytes]], out: TextIO) -> None:
@@ -205,7 +226,7 @@ def _watch(
             view.refresh(oracle.price)
             dead = [name for name, p in processes.items() if p.poll() is not None]
             if dead:
-                view.out.write(f"bot(s) exited early: {', '.join(dead)}\n")
+                view.out.write(f"exited early: {', '.join(dead)}\n")
                 return
             stop.wait(min(options.refresh_s, max(0.0, deadline - time.monotonic())))
         view.refresh(oracle.price)

@@ -2,7 +2,10 @@
 
 Tests, the demo and backtests all start their chain through `DevChain`, so the parameters come
 from `chain-config/` and the process is always stopped, by the PID otcmm holds (anvil's own: the
-platform package's binary is started directly, not through npm's node wrapper).
+platform package's binary is started directly, not through npm's node wrapper). Anvil runs in
+its own process group, so a Ctrl-C at the terminal reaches otcmm alone (the demo still needs
+the chain to let its bots cancel), and it gets SIGTERM from the kernel if the thread that
+started it ends without stopping it, e.g. when otcmm is killed (`bots.devtools.lifetime`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Literal
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from bots.devtools.lifetime import die_with_parent
 from bots.errors import DevChainError
 from bots.paths import NODE_MODULES
 
@@ -144,6 +148,8 @@ class DevChain:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
+                process_group=0,  # not in the terminal's group: otcmm decides when it stops
+                preexec_fn=die_with_parent(signal.SIGTERM),  # noqa: PLW1509 - only a prctl call
             )
         except OSError as exc:
             raise DevChainError(f"cannot start anvil: {exc}") from None
