@@ -1,24 +1,34 @@
-"""`otcmm backtest`: one run, or a parameter sweep, of a scenario file."""
+"""`otcmm backtest`: one run, or a parameter sweep, of a scenario file.
+
+Everything a run needs is checked before it starts (the scenario and every grid point, the
+price file, the output folder), so a run never ends by finding it cannot write its report.
+SIGINT/SIGTERM stop it (exit 130/143) with the dev chains and sweep workers stopped; an
+interrupted sweep first writes sweep.csv and the heatmap of the points that finished.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from bots.backtest.scenario import Scalar, parse_assignments
+from bots.cli import argtypes
 from bots.cli.progress import every_tenth, progress
 from bots.errors import ConfigError, OtcmmError
+from bots.numbers import count
+from bots.outputs import writable_dir
 
 if TYPE_CHECKING:
-    from bots.backtest.scenario import Scenario
+    from bots.backtest.scenario import Scalar, Scenario
 
 DEFAULT_OUT = Path("backtest-out")
 
 
-def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(sub: Any) -> None:
+    """Add `backtest` to the `otcmm` subparsers."""
     p = sub.add_parser(
         "backtest",
         help="replay a price path through the real contracts and the real bot code",
@@ -47,7 +57,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="override one scenario value, e.g. steps=50 or path.volatility=0.3",
     )
     p.add_argument(
-        "--jobs", type=int, default=os.cpu_count() or 1, help="sweep workers (CPU cores)"
+        "--jobs",
+        type=argtypes.integer(1, 256),
+        default=os.cpu_count() or 1,
+        help="sweep workers, 1..256 (the CPU cores)",
     )
     p.add_argument("--metric", default="pnl_net", help="what the sweep heatmap shows (pnl_net)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -62,6 +75,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _sets(items: list[str]) -> dict[str, Scalar]:
+    from bots.backtest.scenario import parse_assignments
+
     parsed = parse_assignments(items, "--set")
     for key, values in parsed.items():
         if len(values) != 1:
@@ -70,11 +85,10 @@ def _sets(items: list[str]) -> dict[str, Scalar]:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from bots.backtest.scenario import load_scenario
+    from bots.backtest.pricepath import build_path
+    from bots.backtest.scenario import load_scenario, parse_assignments
     from bots.service.logs import configure_logging
 
-    if args.jobs < 1:
-        raise ConfigError("--jobs must be at least 1")
     configure_logging("console", args.log_level)
     sets = _sets(args.set)
     scenario, raw = load_scenario(args.config, sets)
@@ -82,9 +96,12 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     out = args.out or DEFAULT_OUT / scenario.name
     if spec:
         return _sweep(args, raw, spec, sets, out)
+    build_path(scenario)  # the price file parses, the simulation stays positive
     if args.check:
-        print(f"{args.config}: ok ({scenario.name}: {len(scenario.bots)} bots under test)")
+        bots = count(len(scenario.bots), "bot")
+        print(f"{args.config}: ok ({scenario.name}: {bots} under test)")
         return 0
+    writable_dir(out, "--out")  # before the run, not after it
     return _single(args, scenario, out)
 
 
@@ -96,7 +113,7 @@ def _single(args: argparse.Namespace, scenario: Scenario, out: Path) -> int:
     label = f"backtest {scenario.name}"
     with progress(label, "step", every_tenth(label)) as update:
         result = run_backtest(
-            scenario, progress=lambda done, total, txs: update(done, total, f"{txs} txs")
+            scenario, progress=lambda done, total, txs: update(done, total, f"{txs:,} txs")
         )
     analysis = analyse(result)
     files = write_report(analysis, out, plots=not args.no_plots)
@@ -113,30 +130,57 @@ def _sweep(
     sets: dict[str, Scalar],
     out: Path,
 ) -> int:
-    from bots.backtest.sweep import (
-        ROW_METRICS,
-        build_grid,
-        heatmap,
-        metric_column,
-        render_table,
-        run_sweep,
-        write_sweep_csv,
-    )
+    from bots.backtest.pricepath import build_path
+    from bots.backtest.sweep import ROW_METRICS, build_grid, run_sweep
 
     if args.metric not in ROW_METRICS:
         raise ConfigError(f"--metric {args.metric}: one of {', '.join(ROW_METRICS)}")
     points = build_grid(raw, args.config, spec, sets)
+    for point in points:
+        build_path(point.scenario)
     keys = list(spec)
     if args.check:
-        print(f"{args.config}: ok ({len(points)} grid points over {', '.join(keys)})")
+        print(f"{args.config}: ok ({count(len(points), 'grid point')} over {', '.join(keys)})")
         return 0
-    print(f"sweep: {len(points)} runs over {', '.join(keys)}, {args.jobs} jobs", file=sys.stderr)
-    rows = run_sweep(points, out, jobs=args.jobs, plots=not args.no_plots, log_level=args.log_level)
-    out.mkdir(parents=True, exist_ok=True)
-    files = [write_sweep_csv(rows, out / "sweep.csv")]
-    files.append(heatmap(rows, keys, metric_column(rows, args.metric), out / "sweep_heatmap.png"))
-    print(render_table(rows, keys))
-    print(f"report: {out}/ ({' '.join(p.name for p in files)}, runs/)")
+    writable_dir(out, "--out")
+    runs = count(len(points), "run")
+    print(f"sweep: {runs} over {', '.join(keys)}, {count(args.jobs, 'job')}", file=sys.stderr)
+    rows: list[dict[str, object]] = []
+    sweep = run_sweep(
+        points, out, jobs=args.jobs, plots=not args.no_plots, log_level=args.log_level
+    )
+    try:
+        with closing(sweep):
+            rows.extend(sweep)
+    except BaseException:  # interrupted or a point failed: keep what finished, then say why
+        if rows:
+            files = _write_sweep(rows, keys, args.metric, out)
+            print(
+                f"sweep stopped after {len(rows)} of {runs}: wrote {', '.join(files)} in {out}/",
+                file=sys.stderr,
+            )
+        raise
+    _write_sweep(rows, keys, args.metric, out)
+    print(_render_table(rows, keys))
+    print(f"report: {out}/ (sweep.csv sweep_heatmap.png, runs/)")
     if not all(row["checks_ok"] for row in rows):
         raise OtcmmError("conservation or accounting check failed in a run: see sweep.csv")
     return 0
+
+
+def _write_sweep(
+    rows: list[dict[str, object]], keys: list[str], metric: str, out: Path
+) -> list[str]:
+    """sweep.csv (rows in grid order) and the heatmap; the names of the files written."""
+    from bots.backtest.sweep import heatmap, metric_column, write_sweep_csv
+
+    ordered = sorted(rows, key=lambda row: int(str(row["run"])))
+    files = [write_sweep_csv(ordered, out / "sweep.csv")]
+    files.append(heatmap(ordered, keys, metric_column(ordered, metric), out / "sweep_heatmap.png"))
+    return [path.name for path in files]
+
+
+def _render_table(rows: list[dict[str, object]], keys: list[str]) -> str:
+    from bots.backtest.sweep import render_table
+
+    return render_table(sorted(rows, key=lambda row: int(str(row["run"]))), keys)

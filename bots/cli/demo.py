@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bots.cli import argtypes
 from bots.cli.devtools import wait_for_signal
 
 
@@ -18,7 +19,7 @@ def _cmd_price_oracle(args: argparse.Namespace) -> int:
     )
     with oracle:
         print(f"reference price on {oracle.url} (a JSON object with price and timestamp)")
-        print("Ctrl-C to stop")
+        print("Ctrl-C (or SIGTERM) stops it")
         wait_for_signal()
     return 0
 
@@ -36,10 +37,10 @@ def _cmd_roundtrip(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from bots.demo.session import DemoOptions, run_demo
+    from bots.outputs import writable_dir
 
-    options = DemoOptions(
-        duration_s=args.duration, block_time=args.block_time, workdir=args.workdir
-    )
+    workdir = None if args.workdir is None else writable_dir(args.workdir, "--workdir")
+    options = DemoOptions(duration_s=args.duration, block_time=args.block_time, workdir=workdir)
     run_demo(options)
     return 0
 
@@ -50,10 +51,22 @@ def register(sub: Any) -> None:
         "price-oracle",
         help="serve a seeded random-walk reference price as JSON (for dev and demo bots)",
     )
-    p.add_argument("--port", type=int, default=8600, help="HTTP port on 127.0.0.1 (8600)")
-    p.add_argument("--start", type=Decimal, default=Decimal("100"), help="first price (100)")
-    p.add_argument("--volatility", type=float, default=3.0, help="annualised (3.0: lively)")
-    p.add_argument("--seed", type=int, default=7, help="random seed (7)")
+    p.add_argument(
+        "--port", type=argtypes.PORT, default=8600, help="HTTP port on 127.0.0.1 (8600; 0: free)"
+    )
+    p.add_argument(
+        "--start",
+        type=argtypes.positive_decimal(10**12),
+        default=Decimal("100"),
+        help="first price, quote per whole base (100)",
+    )
+    p.add_argument(
+        "--volatility",
+        type=argtypes.seconds(0, 10, low_open=False),
+        default=3.0,
+        help="annualised, 0..10 (3.0: lively)",
+    )
+    p.add_argument("--seed", type=argtypes.integer(0, 2**63 - 1), default=7, help="random seed (7)")
     p.set_defaults(handler=_cmd_price_oracle)
 
     p = sub.add_parser(
@@ -64,8 +77,18 @@ def register(sub: Any) -> None:
         "their own keystores, show the market live, stop the bots (they cancel their offers) "
         "and print a report with P&L, gas and a conservation check (exit 1 if it fails).",
     )
-    p.add_argument("--duration", type=float, default=60.0, help="seconds of trading (60)")
-    p.add_argument("--block-time", type=int, default=1, help="seconds per block (1)")
+    p.add_argument(
+        "--duration",
+        type=argtypes.seconds(0, 86_400),
+        default=60.0,
+        help="seconds of trading, up to a day (60)",
+    )
+    p.add_argument(
+        "--block-time",
+        type=argtypes.integer(1, 60),
+        default=1,
+        help="seconds per block while trading, 1..60 (1)",
+    )
     p.add_argument(
         "--workdir", type=Path, default=None, help="where keys, configs and logs go (a temp dir)"
     )

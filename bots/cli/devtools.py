@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
-import time
+import threading
 from pathlib import Path
 from typing import Any
 
-from bots.errors import OtcmmError
+from bots.cli import argtypes
+from bots.errors import ConfigError, OtcmmError
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
@@ -59,30 +61,35 @@ def _cmd_devchain(args: argparse.Namespace) -> int:
     from bots.devtools.network import load_network
 
     params = devchain_params(load_network())
+    if args.block_time is not None:
+        if args.mode != "interval":
+            raise ConfigError("--block-time needs --mode interval (the default)")
+        params = dataclasses.replace(params, block_time=args.block_time)
+    mining = f"a block every {params.block_time} s" if args.mode == "interval" else args.mode
     with DevChain(params, mode=args.mode, port=args.port) as chain:
         print(
             f"dev chain (anvil pid {chain.pid}) on {chain.url}, chain id {params.chain_id}, "
-            f"mining: {args.mode}"
+            f"mining: {mining}"
         )
         print("DEV-ONLY prefunded accounts (public mnemonic from chain-config/network.toml):")
         for account in dev_accounts(params, min(params.accounts, 5)):
             print(f"  {account.address}")
-        print("Ctrl-C to stop")
+        print("Ctrl-C (or SIGTERM) stops it; the chain's state is gone then")
         wait_for_signal()
     return 0
 
 
 def wait_for_signal() -> None:
-    stop = False
+    """Block until SIGINT, SIGTERM or SIGHUP (a foreground service's normal end)."""
+    stop = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:
-        nonlocal stop
-        stop = True
+        stop.set()
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    while not stop:
-        time.sleep(0.2)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, _stop)
+    while not stop.wait(0.2):
+        pass
 
 
 def register(sub: Any) -> None:
@@ -109,5 +116,13 @@ def register(sub: Any) -> None:
         help="auto: a block per transaction; interval: AuRa-like block time; "
         "manual: mine on evm_mine only",
     )
-    p.add_argument("--port", type=int, default=0, help="JSON-RPC port (default: a free one)")
+    p.add_argument(
+        "--block-time",
+        type=argtypes.integer(1, 3600),
+        metavar="SECONDS",
+        help="seconds per block in interval mode (default: the network's AuRa step)",
+    )
+    p.add_argument(
+        "--port", type=argtypes.PORT, default=0, help="JSON-RPC port (default: a free one)"
+    )
     p.set_defaults(handler=_cmd_devchain)

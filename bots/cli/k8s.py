@@ -6,11 +6,18 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bots.errors import OtcmmError
-from bots.k8s.render import fleet_names, render, stale_files, write_files
+from bots.errors import ConfigError, OtcmmError
+from bots.outputs import writable_dir
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
+    from bots.k8s.render import fleet_names, render, stale_files, write_files
+
+    if args.check:
+        if args.out.exists() and not args.out.is_dir():
+            raise ConfigError(f"--out {args.out} is a file: give a directory")
+    else:
+        writable_dir(args.out, "--out")  # before rendering, not after
     files = render(args.fleet, args.out)
     if args.check:
         stale = stale_files(files, args.out)
@@ -34,7 +41,6 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser(
         "render",
         help="write one Deployment + ConfigMap per bot from the fleet file, and the chainspec copy",
-        allow_abbrev=False,
     )
     p.add_argument("--fleet", type=Path, default=Path("k8s/fleet.toml"), help="(k8s/fleet.toml)")
     p.add_argument("--out", type=Path, default=Path("k8s/base/bots"), help="(k8s/base/bots)")

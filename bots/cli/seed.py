@@ -14,23 +14,25 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eth_account.signers.local import LocalAccount
-
-from bots.chain.keystore import Secret, keystore_address, read_password, unlock
+from bots.cli import argtypes
 from bots.cli.keystore import scrypt_n_from_env
+from bots.cli.parser import hide_values
 from bots.cli.progress import every_step, progress
 from bots.errors import ConfigError
-from bots.seed.plan import fleet_keystores, load_plan
 
-__all__ = ["fleet_keystores", "register"]
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
 
 RPC_URL_ENV = "OTCMM_RPC_URL"
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 
 
 def _cmd_fleet_keystores(args: argparse.Namespace) -> int:
+    from bots.chain.keystore import Secret, read_password
+    from bots.seed.plan import fleet_keystores, load_plan
+
     plan = load_plan(args.plan)
     missing = {p.name for p in plan.participants if p.keystore and not p.keystore.exists()}
     password: Secret = Secret("")
@@ -44,33 +46,37 @@ def _cmd_fleet_keystores(args: argparse.Namespace) -> int:
 
 
 def _cmd_seed(args: argparse.Namespace) -> int:
+    from bots.chain.keystore import keystore_address, read_password, unlock
     from bots.chain.rpc import check_connection, connect
     from bots.market.deployment import check_writable
     from bots.seed.actions import format_actions
     from bots.seed.interrupt import stop_on_signals
+    from bots.seed.plan import load_plan
     from bots.seed.run import format_report, format_settled, plan_seed, run_seed
 
     plan = load_plan(args.plan)
     deployment_path: Path = args.deployment or args.plan.parent / "deployment.json"
     if not args.dry_run:
         check_writable(deployment_path)  # before a password prompt, and before anything is sent
+    # Who signs is settled before the node is contacted: a bad keystore, password or
+    # --dev-account costs no request.
+    initializer: LocalAccount | None = None
+    if args.keystore is None:
+        initializer = _dev_account(args.dev_account)
+        address = str(initializer.address)
+    elif args.dry_run:
+        address = keystore_address(args.keystore)
+    else:
+        password = read_password(password_file=args.password_file, prompt=True)
+        initializer = unlock(args.keystore, password)
+        address = str(initializer.address)
     w3 = connect(args.rpc_url or os.environ.get(RPC_URL_ENV) or DEFAULT_RPC_URL)
     check_connection(w3, args.chain_id)
-    if args.dry_run:
-        address = (
-            _dev_account(args.dev_account).address
-            if args.keystore is None
-            else (keystore_address(args.keystore))
-        )
+    if args.dry_run or initializer is None:
         ready = plan_seed(w3, address, plan, deployment_path)
         lines = [*format_settled(ready.notes), format_actions(ready.actions)]
         print("\n".join(lines) + "\ndry run: nothing sent")
         return 0
-    if args.keystore is None:
-        initializer = _dev_account(args.dev_account)
-    else:
-        password = read_password(password_file=args.password_file, prompt=True)
-        initializer = unlock(args.keystore, password)
     with stop_on_signals() as stop, progress("seed", "tx", every_step) as update:
         report = run_seed(w3, initializer, plan, deployment_path, progress=update, stop=stop)
     print(format_report(report))
@@ -95,14 +101,14 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "seed",
         help="deploy the market and assets, issue, and fund participants (idempotent)",
-        allow_abbrev=False,
     )
+    hide_values(p)  # it unlocks the initializer's keystore
     p.add_argument("--plan", type=Path, required=True, help="the seed plan (TOML)")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--keystore", type=Path, help="the initializer's (central bank's) keystore")
     who.add_argument(
         "--dev-account",
-        type=int,
+        type=argtypes.integer(0, 2**31 - 1),
         metavar="N",
         help="DEV ONLY: use prefunded account N of the local dev chain as the initializer",
     )
@@ -116,7 +122,11 @@ def register(subparsers: Any) -> None:
         help="deployment file to read and update (default: deployment.json next to the plan)",
     )
     p.add_argument("--dry-run", action="store_true", help="print the actions, send nothing")
-    p.add_argument("--chain-id", type=int, help="refuse to run unless the node serves this id")
+    p.add_argument(
+        "--chain-id",
+        type=argtypes.integer(1, 2**63 - 1),
+        help="refuse to run unless the node serves this id",
+    )
     p.set_defaults(handler=_cmd_seed)
 
     fleet = subparsers.add_parser("fleet", help="manage the participants of a seed plan")
@@ -124,8 +134,8 @@ def register(subparsers: Any) -> None:
     p = sub.add_parser(
         "keystores",
         help="create the missing keystore of every participant (never overwrites)",
-        allow_abbrev=False,
     )
+    hide_values(p)
     p.add_argument("--plan", type=Path, required=True, help="the seed plan (TOML)")
     _password_option(p)
     p.set_defaults(handler=_cmd_fleet_keystores)

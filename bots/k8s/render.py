@@ -163,10 +163,13 @@ def write_files(files: dict[Path, bytes], out_dir: Path) -> list[Path]:
 
 
 def _read_bytes(path: Path) -> bytes | None:
+    """The file's bytes, None when it does not exist; `ConfigError` when it cannot be read."""
     try:
         return path.read_bytes()
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
 
 
 def _generated(path: Path) -> bool:

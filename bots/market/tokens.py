@@ -28,9 +28,11 @@ def load_token(market: MarketClient, address: str, decimals: int | None = None) 
 
     `decimals` is the configured value for a token whose contract has no `decimals()`; when
     the contract has one, the two must agree. Raises `ConfigError` when decimals are unknown or
-    disagree, `ChainError` when `address` holds no contract.
+    disagree or `address` is the market itself, `ChainError` when `address` holds no contract.
     """
     checksum = Web3.to_checksum_address(address)
+    if checksum == market.market_address:
+        raise ConfigError(f"{checksum} is the market itself, not a token: check base and quote")
     w3 = market.w3
     if not w3.eth.get_code(checksum):
         raise ChainError(f"no contract at token address {checksum}")

@@ -11,26 +11,28 @@ either: its next start rebuilds everything from the chain after the journal sett
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Callable
 
 import structlog
 from eth_account.signers.local import LocalAccount
-from web3 import Web3
 
 from bots.chain.journal import TxJournal
-from bots.chain.keystore import read_password, unlock
 from bots.chain.rpc import RetryingHTTPProvider, check_connection, connect
 from bots.chain.transactor import Transactor, TxEvent
 from bots.errors import ChainError
 from bots.feeds.sources import FallbackFeed, PriceFeed
 from bots.feeds.spec import feed_from_spec
 from bots.market.client import MarketClient
+from bots.market.deployment import load_deployment, verify_on_chain
+from bots.market.probe import require_market
 from bots.market.tokens import load_token
 from bots.service.config import BotConfig
 from bots.service.health import HealthServer
 from bots.service.logs import configure_logging
 from bots.service.loop import BotProcess, Service
 from bots.service.metrics import BotMetrics
+from bots.service.preflight import preflight
 from bots.service.state import AccountLock, KillSwitchFile, state_dir
 from bots.tick.executor import Executor
 from bots.tick.runner import Bot
@@ -38,11 +40,6 @@ from bots.tick.snapshot import ChainView
 from strategies.api import LiveOffer
 
 log = structlog.get_logger("otcmm.service")
-
-
-def unlock_account(config: BotConfig) -> LocalAccount:
-    password = read_password(password_file=config.keystore.password_file, prompt=False)
-    return unlock(config.keystore.path, password)
 
 
 def build(
@@ -73,7 +70,7 @@ def build(
         strict_nonces=True,  # a transaction we did not sign stops the bot
     )
     market = MarketClient(w3, config.market, transactor)
-    _require_contract(w3, config.market, "market")
+    _require_contracts(config, market)
     base = load_token(market, config.base, config.base_decimals)
     quote = load_token(market, config.quote, config.quote_decimals)
     view = ChainView(market, base, quote, account.address, config.fleet)
@@ -106,9 +103,14 @@ def _feed(config: BotConfig, view: ChainView) -> PriceFeed:
     )
 
 
-def _require_contract(w3: Web3, address: str, what: str) -> None:
-    if not w3.eth.get_code(Web3.to_checksum_address(address)):
-        raise ChainError(f"no contract at the configured {what} address {address}")
+def _require_contracts(config: BotConfig, market: MarketClient) -> None:
+    """`ChainError` (one line, exit 4) unless the deployment file matches the chain and the
+    market address holds an OtcMarket (tokens are checked as they load)."""
+    if config.deployment is not None:
+        deployment = load_deployment(config.deployment)
+        if deployment is not None:
+            verify_on_chain(market.w3, deployment, config.deployment)
+    require_market(market)
 
 
 def _tx_observer(metrics: BotMetrics, journal: TxJournal | None) -> Callable[[TxEvent], None]:
@@ -161,10 +163,22 @@ def _settle_pending(transactor: Transactor) -> None:
 
 
 def serve(config: BotConfig, *, clear_kill_switch: bool = False) -> int:
-    """Everything `otcmm run` does, from the config to the exit code."""
+    """Everything `otcmm run` does, from the config to the exit code.
+
+    A stop signal during start-up is kept, not fatal: the bot finishes starting (its journal
+    settled, so it knows its offers) and then stops the normal way, cancelling them, exit 0.
+    """
     configure_logging(config.runtime.log_format, config.runtime.log_level)
     structlog.contextvars.bind_contextvars(bot=config.name)
-    account = unlock_account(config)  # the key tells the address: a keystore need not record it
+    early_stop = threading.Event()
+
+    def stop_after_start(signum: int, _frame: object) -> None:
+        log.info("signal received while starting", signal=signal.Signals(signum).name)
+        early_stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop_after_start)
+    account = preflight(config)  # the key tells the address: a keystore need not record it
     address = account.address
     directory = state_dir(config.runtime.state_dir, config.runtime.journal)
     lock = AccountLock(directory, address).acquire()
@@ -178,6 +192,8 @@ def serve(config: BotConfig, *, clear_kill_switch: bool = False) -> int:
             service = Service(build(config, account, metrics, kill_switch), health)
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, service.request_stop)
+            if early_stop.is_set():
+                service.stopping.set()
             return service.run()
         finally:
             if health:
