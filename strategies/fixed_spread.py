@@ -91,6 +91,11 @@ class FixedSpread(Strategy[FixedSpreadParams]):
             self._bid_room(holdings),
             smallest,
         )
+        if not bids and not asks:  # say why, or an unfunded bot's silence is a mystery
+            return Decision(
+                reason=f"nothing to quote: too little {base.symbol} to sell and {quote.symbol} "
+                f"to bid with for the smallest quote ({smallest} base units)"
+            )
         return Decision(quotes=tuple(bids + asks))
 
     def skew(self, holdings: int) -> Fraction:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import structlog
 
+from bots.numbers import whole
 from bots.tick.executor import Execution
 from bots.tick.observer import TickMetrics
 from bots.tick.reconcile import Plan
@@ -63,17 +64,65 @@ def observe(
     for error in execution.errors:
         log.error("transaction failed", error=error)
     if execution.sent_anything or report.outcome != "noop":
-        log.info(
+        # A tick whose every transaction failed is a warning that says so ("result": "failed"),
+        # not a "quote" with "made": 0.
+        emit = log.warning if execution.all_failed else log.info
+        emit(
             "tick",
             outcome=report.outcome,
+            result=_result(execution),
             reference_price=str(snapshot.reference_price),
             made=len(execution.made),
             cancelled=len(execution.cancelled),
             taken=len(execution.taken),
             kept=len(plan.keep),
+            failed=len(execution.errors),
             pending=execution.pending,
             reason=guarded.decision.reason,
         )
+    _note_idle(report, snapshot, guarded.decision.reason)
+
+
+def _result(execution: Execution) -> str:
+    """What became of the tick's transactions, in one word."""
+    if execution.all_failed:
+        return "failed"
+    if execution.pending:
+        return "pending"
+    if execution.errors:
+        return "partly failed"
+    return "sent" if execution.sent_anything else "nothing to send"
+
+
+IDLE_TICKS = 3  # idle ticks in a row before the one warning
+_idle_ticks: dict[str, int] = {}  # per account: idle ticks in a row; -1 once warned
+
+
+def _note_idle(report: TickReport, snapshot: Snapshot, reason: str | None) -> None:
+    """Warn once per account and process when a bot has quoted nothing, held no offers and
+    sent nothing for `IDLE_TICKS` ticks in a row (unfunded, or its strategy has nothing to
+    do): such a bot would otherwise log nothing at all after "starting"."""
+    account = snapshot.own_address.lower()
+    seen = _idle_ticks.get(account, 0)
+    if seen < 0:
+        return
+    idle = report.outcome == "noop" and not snapshot.own_offers and not report.plan.makes
+    if not idle:
+        _idle_ticks[account] = 0
+        return
+    if seen + 1 < IDLE_TICKS:
+        _idle_ticks[account] = seen + 1
+        return
+    _idle_ticks[account] = -1
+    tokens = (snapshot.base, snapshot.quote)
+    held = {t.symbol: whole(snapshot.available(t), t.decimals) for t in tokens}
+    log.warning(
+        "idle: no quotes and no offers",
+        ticks=IDLE_TICKS,
+        reason=reason or "(the strategy gave none)",
+        balances=held,
+        reference_price=str(snapshot.reference_price),
+    )
 
 
 def _observe_inventory(snapshot: Snapshot, metrics: TickMetrics) -> None:
