@@ -76,10 +76,13 @@ class MiningProvider(RetryingHTTPProvider):
 
 @dataclass(frozen=True, slots=True)
 class QuoteView:
-    """A bot's best live bid and ask (quote per whole base) right after its tick."""
+    """A bot's live quotes right after its tick (quote per whole base): the best bid and ask,
+    and every level of each side, best first (the plots draw them all)."""
 
     bid: float | None
     ask: float | None
+    bids: tuple[float, ...] = ()
+    asks: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -297,7 +300,12 @@ class Engine:
                 for o in asks
                 if o.owner == agent.address
             ]
-            views[agent.name] = QuoteView(_best(own_bids, max), _best(own_asks, min))
+            views[agent.name] = QuoteView(
+                _best(own_bids, max),
+                _best(own_asks, min),
+                tuple(float(p) for p in sorted(own_bids, reverse=True)),
+                tuple(float(p) for p in sorted(own_asks)),
+            )
         return views
 
     # ------------------------------------------------------------------ the end

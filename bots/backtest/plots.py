@@ -2,6 +2,8 @@
 
 Figures are built with matplotlib's object API on the Agg canvas, never through pyplot: no
 global state, no display needed, safe in the sweep's worker processes. Floats are fine here.
+Every axis is labelled with its unit; times are the chain's block times in UTC, said so on the
+time axis. The price plot draws every quote level a bot had live, not only its best.
 """
 
 from __future__ import annotations
@@ -50,17 +52,38 @@ def price_plot(analysis: Analysis, name: str, path: Path) -> Path:
     fig = Figure(figsize=(11, 5), dpi=DPI)
     ax = fig.add_subplot()
     ax.plot(times, [float(p.reference) for p in curve], color="black", lw=1, label="reference")
+    _levels(ax, curve)
     bids = [p.quotes.bid if p.quotes else None for p in curve]
     asks = [p.quotes.ask if p.quotes else None for p in curve]
     ax.step(times, _nan(bids), where="post", color="tab:green", lw=0.8, label="best bid")
     ax.step(times, _nan(asks), where="post", color="tab:red", lw=0.8, label="best ask")
     address = next(a.address for a in r.agents if a.name == name)
     _fills(ax, [f for f in analysis.fills if f.sign_for(address)], address)
-    ax.set_title(f"{name}: quotes and fills ({r.quote.symbol} per {r.base.symbol})")
+    ax.set_title(f"{name}: quotes and fills")
+    ax.set_ylabel(f"price ({r.quote.symbol} per {r.base.symbol})")
     ax.legend(loc="best", fontsize=8)
-    fig.autofmt_xdate()
+    _time_axis(fig, ax)
     fig.savefig(path)
     return path
+
+
+def _levels(ax: Axes, curve: Sequence[EquityPoint]) -> None:
+    """Every live quote level after each step, as faint dots under the best bid and ask."""
+    for side, color in (("bids", "tab:green"), ("asks", "tab:red")):
+        times: list[int] = []
+        prices: list[float] = []
+        for point in curve:
+            levels: tuple[float, ...] = getattr(point.quotes, side) if point.quotes else ()
+            times += [point.time] * len(levels)
+            prices += levels
+        if prices:
+            label = f"{side[:-1]} levels"
+            ax.scatter(_stamps(times), prices, s=4, color=color, alpha=0.35, lw=0, label=label)
+
+
+def _time_axis(fig: Figure, ax: Axes) -> None:
+    ax.set_xlabel("block time (UTC)")
+    fig.autofmt_xdate()
 
 
 def _nan(values: Sequence[float | None]) -> list[float]:
@@ -99,9 +122,10 @@ def inventory_plot(analysis: Analysis, path: Path) -> Path:
             curve = analysis.equity[agent.name]
             held = [float(whole(p.base, r.base)) for p in curve]
             ax.plot(_times(curve), held, lw=1, label=f"{agent.name} ({agent.role})")
+        ax.set_ylabel(f"{r.base.symbol} held")
         ax.legend(loc="best", fontsize=8)
     axes[0][0].set_title(f"inventory ({r.base.symbol}, free + escrowed)")
-    fig.autofmt_xdate()
+    _time_axis(fig, axes[-1][0])
     fig.tight_layout()
     fig.savefig(path)
     return path
@@ -133,7 +157,10 @@ def equity_plot(analysis: Analysis, path: Path) -> Path:
         right.set_title(f"{agent.name}: spread capture in {r.quote.symbol}", fontsize=10)
         for ax in (left, right):
             ax.axhline(0, color="grey", lw=0.5)
+            ax.set_ylabel(r.quote.symbol)
             ax.legend(loc="best", fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("block time (UTC)")
     fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path)

@@ -18,6 +18,7 @@ from typing import Any
 
 from bots.backtest.analytics import AgentReport, Analysis
 from bots.backtest.scenario import CsvPath
+from bots.numbers import decimal
 
 TRADE_COLUMNS = (
     "step", "time", "block", "log_index", "offer_id", "maker", "taker", "maker_side",
@@ -177,11 +178,11 @@ _ROWS: tuple[tuple[str, Callable[[AgentReport], str]], ...] = (
 
 
 def _num(value: Decimal | float | None, places: int = 2) -> str:
-    return "-" if value is None else f"{float(value):,.{places}f}"
+    return "-" if value is None else decimal(value, places)
 
 
 def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
+    return "-" if value is None else decimal(100 * value, 1)
 
 
 def render_summary(analysis: Analysis, files: Sequence[Path] = ()) -> str:

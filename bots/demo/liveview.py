@@ -15,6 +15,7 @@ from web3 import Web3
 
 from bots.market.client import MarketClient
 from bots.market.ledger import TradeTape, format_whole, holdings, tape
+from bots.numbers import count
 from strategies.api import LiveOffer
 from strategies.money import Token, offer_price
 
@@ -75,7 +76,7 @@ class LiveView:
             f"block {block}  reference {_price(reference)} {self.quote.symbol}  "
             f"bid {self._quote(best_bid, self._bid_price)}  "
             f"ask {self._quote(best_ask, self._ask_price)}"
-            f"  ({len(bids)} bids, {len(asks)} asks)",
+            f"  ({count(len(bids), 'bid')}, {count(len(asks), 'ask')})",
             f"trades {self.tape.trades}  volume {format_whole(self.tape.base_volume, self.base)} "
             f"{self.base.symbol} / {format_whole(self.tape.quote_volume, self.quote)} "
             f"{self.quote.symbol}"
@@ -110,7 +111,7 @@ def _add(total: TradeTape, fresh: TradeTape) -> None:
     total.trades += fresh.trades
     total.base_volume += fresh.base_volume
     total.quote_volume += fresh.quote_volume
-    for taker, count in fresh.by_taker.items():
-        total.by_taker[taker] += count
+    for taker, takes in fresh.by_taker.items():
+        total.by_taker[taker] += takes
     if fresh.last_price is not None:
         total.last_price = fresh.last_price

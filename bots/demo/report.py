@@ -25,6 +25,7 @@ from bots.market.ledger import (
 )
 from bots.market.ledger import holdings as read_holdings
 from bots.market.ledger import tape as fold_tape
+from bots.numbers import decimal
 from strategies.money import Token
 
 
@@ -82,7 +83,7 @@ class DemoReport:
         per_gas = f"{wei // units:,}" if units else "-"  # base fee + tip, rounded down
         return (
             f"{name:<14} {'-' if code is None else code:>4} {format_whole(d_base, base):>14} "
-            f"{format_whole(d_quote, quote):>16} {'-' if pnl is None else f'{pnl:,.2f}':>14} "
+            f"{format_whole(d_quote, quote):>16} {'-' if pnl is None else decimal(pnl, 2):>14} "
             f"{units:>12,} {wei:>25,} {per_gas:>13} {self.offers_left[name]:>11}"
         )
 

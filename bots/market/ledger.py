@@ -17,6 +17,7 @@ from web3 import Web3
 
 from bots.market.client import MarketClient, escrowed
 from bots.market.events import MarketEvent
+from bots.numbers import whole
 from strategies.money import Token
 
 
@@ -47,7 +48,7 @@ class TradeTape:
 
 def format_whole(amount: int, token: Token) -> str:
     """Base units as whole tokens with thousands separators (display only, never sent)."""
-    return f"{Decimal(amount).scaleb(-token.decimals):,.{token.decimals}f}"
+    return whole(amount, token.decimals)
 
 
 def holdings(market: MarketClient, tokens: Sequence[Token], owner: str) -> Holdings:

@@ -19,6 +19,7 @@ from web3 import Web3
 
 from bots.errors import ConfigError
 from bots.market.deployment import AssetRecord, Deployment
+from bots.numbers import count
 from bots.seed.amounts import format_units
 from bots.seed.assets import Asset, ExistingAsset
 from bots.seed.plan import NATIVE, NATIVE_DECIMALS, Donation, SeedPlan, offer_amounts
@@ -286,6 +287,6 @@ def _offer(plan: SeedPlan, key: str, asset: str, quote: str, amounts: tuple[int,
 def format_actions(actions: Sequence[Action]) -> str:
     if not actions:
         return "nothing to do: the chain already matches the plan"
-    lines = [f"{len(actions)} action(s):"]
+    lines = [f"{count(len(actions), 'action')}:"]
     lines += [f"{i:>4}. {action.label}" for i, action in enumerate(actions, 1)]
     return "\n".join(lines)

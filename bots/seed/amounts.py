@@ -48,9 +48,10 @@ def to_units(amount: Decimal, decimals: int) -> int:
 
 
 def format_units(units: int, decimals: int, *, trim: bool = False) -> str:
-    """Base units as whole tokens, exactly (Decimal.scaleb would round above 28 digits)."""
+    """Base units as whole tokens with thousands separators ("2,501,500.00"), exactly
+    (Decimal.scaleb would round above 28 digits); display only, never parsed back."""
     whole, frac = divmod(abs(units), 10**decimals)
-    text = f"{whole}.{frac:0{decimals}d}" if decimals else str(whole)
+    text = f"{whole:,}.{frac:0{decimals}d}" if decimals else f"{whole:,}"
     if trim and decimals:
         text = text.rstrip("0").rstrip(".")
     return f"-{text}" if units < 0 else text

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bots.errors import OtcmmError
+from bots.numbers import count
 from bots.seed.actions import (
     Action,
     DeployAsset,
@@ -92,5 +93,5 @@ def require_affordable(actions: Sequence[Action], initializer: Holdings, gas: Ga
     """`SeedError` listing every shortfall, so the operator fixes them all in one go."""
     problems = preflight(actions, initializer, gas)
     if problems:
-        header = f"seed plan refused, nothing sent: {len(problems)} shortfall(s)"
+        header = f"seed plan refused, nothing sent: {count(len(problems), 'shortfall')}"
         raise SeedError("\n".join([header, *problems]))

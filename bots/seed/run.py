@@ -32,6 +32,7 @@ from bots.market.deployment import (
     settle_in_flight,
     verify_on_chain,
 )
+from bots.numbers import count
 from bots.seed.actions import (
     IDLE_TIMEOUT_S,
     Action,
@@ -220,7 +221,7 @@ def format_settled(notes: tuple[str, ...]) -> list[str]:
     """Lines saying what settling the last run's records found, or nothing."""
     if not notes:
         return []
-    return [f"{len(notes)} transaction(s) left by an earlier run, settled first:"] + [
+    return [f"{count(len(notes), 'transaction')} left by an earlier run, settled first:"] + [
         f"  {note}" for note in notes
     ]
 
@@ -231,7 +232,7 @@ def format_report(report: SeedReport) -> str:
         lines = format_settled(report.settled) + [format_actions(report.actions)]
         return "\n".join(lines) + "\ndry run: nothing sent"
     lines = [
-        f"{len(report.actions)} action(s), {report.transactions} transactions, "
+        f"{count(len(report.actions), 'action')}, {count(report.transactions, 'transaction')}, "
         f"{report.gas_used:,} gas used"
     ]
     lines += format_settled(report.settled)

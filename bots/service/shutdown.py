@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import structlog
 
 from bots.chain.transactor import Transactor
+from bots.numbers import count
 from bots.tick.executor import Executor
 from bots.tick.snapshot import ChainView
 from strategies.api import LiveOffer
@@ -40,7 +41,7 @@ class Leftovers:
         if self.offers is None:
             return "could not read the offers from the node: some may still be live"
         ids = ", ".join(hex(offer.id) for offer in self.offers)
-        return f"{len(self.offers)} offer(s) still live: {ids}"
+        return f"{count(len(self.offers), 'offer')} still live: {ids}"
 
 
 def cancel_all(
