@@ -80,16 +80,17 @@ def test_book_lists_offers_in_whole_tokens_with_side_counts(book: TwoAssetMarket
 
     assert result.returncode == 0, result.stderr
     asks, bids = rows(result.stdout, "ask"), rows(result.stdout, "bid")
-    assert [(Decimal(r[1]), Decimal(r[2]), int(r[3])) for r in asks] == [
-        (Decimal(101), Decimal("12.5"), ask)
+    assert [(Decimal(r[1]), Decimal(r[2]), r[3]) for r in asks] == [
+        (Decimal(101), Decimal("12.5"), hex(ask))  # ids in hex, as everywhere in otcmm
     ]
     assert [(Decimal(r[1]), Decimal(r[2])) for r in bids] == [
         (Decimal(99), Decimal(10)),
         (Decimal(97), Decimal(5)),
     ]
-    assert int(bids[0][3]) == bid
+    assert bids[0][3] == hex(bid)
     assert asks[0][4] == book.world.addr("alice")
-    assert result.stdout.splitlines()[-1] == "2 bids, 1 asks (BND/USD)"
+    assert "---- mid 100.00000000  spread 2.00000000 (200.0 bps) ----" in result.stdout
+    assert result.stdout.splitlines()[-1] == "2 bids, 1 ask (BND/USD)"
 
 
 def test_book_shows_remaining_size_after_a_partial_take(book: TwoAssetMarket) -> None:
@@ -101,7 +102,8 @@ def test_book_shows_remaining_size_after_a_partial_take(book: TwoAssetMarket) ->
     assert result.returncode == 0, result.stderr
     (row,) = rows(result.stdout, "ask")
     assert (Decimal(row[1]), Decimal(row[2])) == (Decimal(100), Decimal("7.5"))
-    assert result.stdout.splitlines()[-1] == "0 bids, 1 asks (BND/USD)"
+    assert "---- no mid: no bids ----" in result.stdout
+    assert result.stdout.splitlines()[-1] == "0 bids, 1 ask (BND/USD)"
 
 
 def test_balances_show_free_and_escrowed_amounts_per_address(book: TwoAssetMarket) -> None:

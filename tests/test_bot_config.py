@@ -183,7 +183,19 @@ def test_cli_check_exits_2_with_one_line_per_problem_and_no_traceback(tmp_path: 
     assert "Traceback" not in done.stderr
 
 
+def with_keystore_and_prices(tmp_path: Path) -> str:
+    """GOOD's keystore, password file and price file, made for real; the keystore's address."""
+    from bots.chain.keystore import create_keystore
+
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets/maker.pass").write_text("pw\n", encoding="utf-8")
+    (tmp_path / "prices.csv").write_text("1,1.25\n2,1.26\n", encoding="utf-8")
+    return create_keystore(tmp_path / "keys/maker.json", "pw", scrypt_n=2**4)
+
+
 def test_cli_check_accepts_a_good_file(tmp_path: Path) -> None:
+    (tmp_path / "keys").mkdir()
+    address = with_keystore_and_prices(tmp_path)
     done = subprocess.run(
         [
             sys.executable,
@@ -199,7 +211,7 @@ def test_cli_check_accepts_a_good_file(tmp_path: Path) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert "ok (bot maker-1, strategy fixed_spread)" in done.stdout
+    assert f"ok (bot maker-1, strategy fixed_spread, account {address})" in done.stdout
 
 
 def test_config_is_frozen() -> None:

@@ -46,7 +46,9 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     assert result.stderr.startswith("otcmm: error: ")
 
 
-def test_unknown_command_exits_nonzero_with_usage() -> None:
+def test_unknown_command_exits_2_in_two_lines_pointing_at_help() -> None:
     result = run("frobnicate")
     assert result.returncode == 2
-    assert "usage: otcmm" in result.stderr
+    first, second = result.stderr.splitlines()
+    assert first.startswith("otcmm: error: argument COMMAND: invalid choice: 'frobnicate'")
+    assert second == "see `otcmm --help`"

@@ -558,6 +558,6 @@ def test_dry_run_sends_nothing_and_writes_nothing(tmp_path: Path, world: World) 
     before = nonce(world)
     report = run_seed(world.w3, world.accounts["deployer"], plan, path, dry_run=True)
     assert report.dry_run and len(report.actions) == 13
-    assert "13 action(s):" in format_report(report)
+    assert "13 actions:" in format_report(report)
     assert nonce(world) == before
     assert not path.exists()

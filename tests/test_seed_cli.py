@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from bots.chain.keystore import create_keystore, keystore_address
-from bots.cli.seed import fleet_keystores
-from bots.seed.plan import load_plan
+from bots.seed.plan import fleet_keystores, load_plan
 from tests.chainfixtures import World
 
 pytestmark = pytest.mark.chain
@@ -166,7 +165,7 @@ def test_dry_run_prints_the_plan_and_sends_nothing(job: Path, world: World) -> N
         cwd=job,
     )  # no password: a dry run only needs the initializer's address
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "11 action(s):"
+    assert result.stdout.splitlines()[0] == "11 actions:"
     assert "   1. deploy OtcMarket" in result.stdout
     assert "offer bnd30-ipo: 500.00 BND30 for 49750.00 EURT" in result.stdout
     assert result.stdout.rstrip().endswith("dry run: nothing sent")
@@ -178,7 +177,7 @@ def test_run_then_rerun_sends_zero_transactions(job: Path, world: World) -> None
     make_keystores(job)
     first = seed(job, world, "--chain-id", str(world.w3.eth.chain_id))
     assert first.returncode == 0, first.stderr
-    assert first.stdout.startswith("11 action(s), 12 transactions, ")
+    assert first.stdout.startswith("11 actions, 12 transactions, ")
     assert "[11/11] offer bnd30-ipo" in first.stderr
     deployment = json.loads((job / "deployment.json").read_text())
     assert set(deployment) == {
@@ -196,11 +195,11 @@ def test_run_then_rerun_sends_zero_transactions(job: Path, world: World) -> None
     assert deployment["assets"]["EURT"]["decimals"] == 2
     maker = keystore_address(job / "keys" / "maker-a.json")
     row = next(line for line in first.stdout.splitlines() if line.startswith("maker-a"))
-    assert row.split() == ["maker-a", maker, "2", "20000.00", "250000.00"]
+    assert row.split() == ["maker-a", maker, "2", "20,000.00", "250,000.00"]
     before = nonce(world)
     second = seed(job, world)
     assert second.returncode == 0, second.stderr
-    assert second.stdout.startswith("0 action(s), 0 transactions, 0 gas used")
+    assert second.stdout.startswith("0 actions, 0 transactions, 0 gas used")
     assert nonce(world) == before
 
 
@@ -213,7 +212,7 @@ def test_preflight_failure_exits_5_and_sends_nothing(job: Path, world: World) ->
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
     assert all(line.startswith("otcmm: error: ") for line in lines)
-    assert "initializer lacks 1000.00 EURT (needs 2501000.00, has 2500000.00)" in lines[-1]
+    assert "initializer lacks 1,000.00 EURT (needs 2,501,000.00, has 2,500,000.00)" in lines[-1]
     assert nonce(world) == before
     assert not (job / "deployment.json").exists()
 
