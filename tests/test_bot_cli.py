@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -165,3 +166,46 @@ def test_unreachable_rpc_exits_4_with_one_line(book: TwoAssetMarket) -> None:
     assert result.returncode == 4
     assert "cannot reach RPC" in one_error_line(result)
     assert result.stdout == ""
+
+
+def test_book_by_symbol_from_a_deployment_names_own_and_fleet_offers(
+    book: TwoAssetMarket, tmp_path: Path
+) -> None:
+    from bots.chain.keystore import create_keystore
+
+    ask = book.make("alice", 12_50, 1_262_50)
+    bid = book.make("bob", 990_00, 10_00, reverse=True)
+    assets = {
+        s: {"address": t.address, "name": s, "decimals": 2}
+        for s, t in (("BND", book.bnd), ("USD", book.usd))
+    }
+    record = {"chain_id": 8995, "market": book.market.address, "assets": assets}
+    (tmp_path / "deployment.json").write_text(json.dumps(record), encoding="utf-8")
+    key = bytes(book.world.accounts["alice"].key)
+    create_keystore(tmp_path / "alice.json", "pw", private_key=key, scrypt_n=2**4)
+    (tmp_path / "bot.toml").write_text(
+        f'name = "alice-mm"\nrpc_url = "{book.world.chain.url}"\ndeployment = "deployment.json"\n'
+        f'base = "BND"\nquote = "USD"\nfleet = ["{book.world.addr("bob")}"]\n'
+        '[keystore]\npath = "alice.json"\n[strategy]\nname = "fixed_spread"\n'
+        'params = { spread_bps = 40, size = 100 }\n[feed]\nkind = "static"\nprice = "1"\n',
+        encoding="utf-8",
+    )
+
+    by_symbol = otcmm(
+        "book",
+        "--rpc-url",
+        book.world.chain.url,
+        "--deployment",
+        str(tmp_path / "deployment.json"),
+        "--base",
+        "BND",
+        "--quote",
+        "USD",
+    )
+    by_config = otcmm("book", "--config", str(tmp_path / "bot.toml"))
+
+    assert by_symbol.returncode == 0, by_symbol.stderr
+    assert rows(by_symbol.stdout, "ask")[0][3:] == [hex(ask), book.world.addr("alice")]
+    assert by_config.returncode == 0, by_config.stderr
+    assert rows(by_config.stdout, "ask")[0][3:] == [hex(ask), "alice-mm", "(own)"]
+    assert rows(by_config.stdout, "bid")[0][3:] == [hex(bid), "fleet"]

@@ -105,10 +105,10 @@ def test_an_output_that_cannot_be_a_folder_is_one_line(
         (argtypes.PORT, "65536"),
         (argtypes.PORT, "-1"),
         (argtypes.PORT, "0x10"),
-        (argtypes.seconds(0, 10), "0"),
-        (argtypes.seconds(0, 10), "nan"),
-        (argtypes.seconds(0, 10), "inf"),
-        (argtypes.seconds(0, 10), "1e308"),
+        (argtypes.finite(0, 10), "0"),
+        (argtypes.finite(0, 10), "nan"),
+        (argtypes.finite(0, 10), "inf"),
+        (argtypes.finite(0, 10), "1e308"),
         (argtypes.positive_decimal(100), "0"),
         (argtypes.positive_decimal(100), "NaN"),
         (argtypes.positive_decimal(100), "Infinity"),
@@ -123,7 +123,7 @@ def test_out_of_range_arguments_are_refused(parse: object, text: str) -> None:
 
 def test_in_range_arguments_keep_their_exact_value() -> None:
     assert argtypes.PORT("0") == 0 and argtypes.PORT("65535") == 65535
-    assert argtypes.seconds(0, 10, low_open=False)("0") == 0.0
+    assert argtypes.finite(0, 10, low_open=False)("0") == 0.0
     assert argtypes.positive_decimal(1000)("101.50") == Decimal("101.50")
 
 

@@ -13,6 +13,7 @@ then checks its own result.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import subprocess
 import sys
@@ -235,3 +236,24 @@ def test_version() -> None:
         [sys.executable, "-m", "bots.cli", "--version"], capture_output=True, text=True, timeout=60
     )
     assert (done.returncode, done.stdout) == (0, f"otcmm {__version__}\n")
+
+
+@pytest.mark.parametrize("under_pytest", [False, True])
+def test_a_weak_scrypt_cost_is_announced_outside_tests(tmp_path: Path, under_pytest: bool) -> None:
+    (tmp_path / "pw").write_text("pw\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    env["OTCMM_SCRYPT_N"] = "1024"
+    if under_pytest:
+        env["PYTEST_CURRENT_TEST"] = "this test"
+    done = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "keystore", "new", str(tmp_path / "k.json")]
+        + ["--password-file", str(tmp_path / "pw")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=RUN_TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stderr
+    warned = "WARNING: $OTCMM_SCRYPT_N=1024 makes keystores 256 times cheaper" in done.stderr
+    assert warned is not under_pytest, done.stderr

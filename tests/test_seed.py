@@ -197,8 +197,8 @@ def test_missing_plan_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_format_units_is_exact_beyond_decimal_precision() -> None:
-    assert format_units(10**40 + 1, 18) == "10000000000000000000000.000000000000000001"
-    assert format_units(250_000_00, 2) == "250000.00"
+    assert format_units(10**40 + 1, 18) == "10,000,000,000,000,000,000,000.000000000000000001"
+    assert format_units(250_000_00, 2) == "250,000.00"
     assert format_units(5 * 10**17, 18, trim=True) == "0.5"
     assert to_units(Decimal("1e3"), 0) == 1000
 

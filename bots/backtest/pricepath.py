@@ -17,6 +17,7 @@ import numpy as np
 from bots.backtest.scenario import CsvPath, GbmPath, JumpPath, Scenario
 from bots.errors import ConfigError
 from bots.feeds.pricefile import PriceFileError, read_price_rows
+from bots.numbers import count
 
 YEAR_S = 365 * 24 * 3600
 
@@ -43,7 +44,7 @@ def build_path(scenario: Scenario) -> PricePath:
         if scenario.steps is not None:
             if scenario.steps > len(rows):
                 raise ConfigError(
-                    f"steps: {scenario.steps} asked, but {spec.file} has {len(rows)} rows"
+                    f"steps: {scenario.steps} asked, but {spec.file} has {count(len(rows), 'row')}"
                 )
             rows = rows[: scenario.steps]
         return PricePath(tuple(t for t, _ in rows), tuple(p for _, p in rows))

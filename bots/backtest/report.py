@@ -18,7 +18,7 @@ from typing import Any
 
 from bots.backtest.analytics import AgentReport, Analysis
 from bots.backtest.scenario import CsvPath
-from bots.numbers import decimal
+from bots.numbers import count, decimal
 
 TRADE_COLUMNS = (
     "step", "time", "block", "log_index", "offer_id", "maker", "taker", "maker_side",
@@ -192,7 +192,7 @@ def render_summary(analysis: Analysis, files: Sequence[Path] = ()) -> str:
     figures = _run_figures(analysis, 0)
     kind = f"{s.path.kind} path" + (f" {s.path.file.name}" if isinstance(s.path, CsvPath) else "")
     lines = [
-        f"backtest {s.name}: {len(r.steps)} steps, {iso(r.path.times[0])} -> "
+        f"backtest {s.name}: {count(len(r.steps), 'step')}, {iso(r.path.times[0])} -> "
         f"{iso(r.path.times[-1])}, seed {s.seed}, {kind}",
         f"reference {r.quote.symbol}/{r.base.symbol}: {r.path.prices[0]} -> {r.path.prices[-1]} "
         f"(low {min(r.path.prices)}, high {max(r.path.prices)})",

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bots.errors import ConfigError
+from bots.numbers import count
 from bots.tick.limits import ReconcileConfig, RiskLimits
 from bots.tomlfile import read_toml
 from strategies.api import StrategyConfigError
@@ -302,7 +303,8 @@ def _only_bot(data: Mapping[str, Any], key: str) -> str:
     names = [b.get("name") for b in bots if isinstance(b, dict)] if isinstance(bots, list) else []
     if len(names) != 1 or not isinstance(names[0], str):
         raise ConfigError(
-            f"--sweep/--set {key}: the scenario has {len(names)} bots; say which: bots.<name>.{key}"
+            f"--sweep/--set {key}: the scenario has {count(len(names), 'bot')}; say which: "
+            f"bots.<name>.{key}"
         )
     return names[0]
 

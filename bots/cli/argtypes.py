@@ -31,7 +31,7 @@ def integer(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def seconds(low: float, high: float, *, low_open: bool = True) -> Callable[[str], float]:
+def finite(low: float, high: float, *, low_open: bool = True) -> Callable[[str], float]:
     """A finite float in (low, high] (or [low, high] with `low_open=False`)."""
 
     def parse(text: str) -> float:

@@ -62,9 +62,9 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--volatility",
-        type=argtypes.seconds(0, 10, low_open=False),
+        type=argtypes.finite(0, 100, low_open=False),
         default=3.0,
-        help="annualised, 0..10 (3.0: lively)",
+        help="annualised, 0..100 (3.0: lively)",
     )
     p.add_argument("--seed", type=argtypes.integer(0, 2**63 - 1), default=7, help="random seed (7)")
     p.set_defaults(handler=_cmd_price_oracle)
@@ -79,7 +79,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--duration",
-        type=argtypes.seconds(0, 86_400),
+        type=argtypes.finite(0, 86_400),
         default=60.0,
         help="seconds of trading, up to a day (60)",
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from bots.cli import argtypes
 from bots.errors import ConfigError, OtcmmError
+from bots.numbers import count
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
@@ -24,10 +25,12 @@ def _cmd_compile(args: argparse.Namespace) -> int:
             print(f"out of date: {path.relative_to(BUILD_DIR.parent.parent)}")
         if stale:
             raise OtcmmError("committed artifacts differ from a fresh compile: run `otcmm compile`")
-        print(f"{len(files)} artifacts match a fresh compile")
+        print(f"{count(len(files), 'artifact')} match a fresh compile")
         return 0
     changed = write_artifacts(files)
-    print(f"compiled {len(files)} contracts; {len(changed)} artifact files changed")
+    print(
+        f"compiled {count(len(files), 'contract')}; {count(len(changed), 'artifact file')} changed"
+    )
     return 0
 
 
@@ -43,7 +46,7 @@ def _cmd_chain_config(args: argparse.Namespace) -> int:
 
     if args.action == "render":
         changed = write_rendered()
-        print(f"rendered chain-config; {len(changed)} files changed")
+        print(f"rendered chain-config; {count(len(changed), 'file')} changed")
         return 0
     stale = check_rendered()
     if stale:

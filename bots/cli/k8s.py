@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bots.errors import ConfigError, OtcmmError
+from bots.numbers import count
 from bots.outputs import writable_dir
 
 
@@ -30,7 +31,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
         print(f"{len(files)} rendered Kubernetes files match {args.fleet}")
         return 0
     touched = write_files(files, args.out)
-    print(f"rendered {len(fleet_names(files, args.out))} bots; {len(touched)} files changed")
+    bots = count(len(fleet_names(files, args.out)), "bot")
+    print(f"rendered {bots}; {count(len(touched), 'file')} changed")
     return 0
 
 

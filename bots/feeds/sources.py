@@ -253,7 +253,7 @@ class BookFeed:
     def _price(self, offer: LiveOffer, pays: Token) -> Fraction:
         """Quote per base of an offer that pays ``pays``; a wrong side is a wiring bug."""
         if offer.pay_token.lower() != pays.address.lower():
-            raise ValueError(f"offer {offer.id} does not pay {pays.symbol}: bids/asks swapped?")
+            raise ValueError(f"offer {offer.id:#x} does not pay {pays.symbol}: bids/asks swapped?")
         if pays == self._base:
             return offer_price(self._base, self._quote, offer.pay_amt, offer.buy_amt)
         return offer_price(self._base, self._quote, offer.buy_amt, offer.pay_amt)

@@ -96,8 +96,8 @@ class HttpSpec(_Spec):
 class GbmSpec(_Spec):
     kind: Literal["gbm"]
     start: PositivePrice
-    drift: Finite = Field(default=0.0, ge=-10, le=10, description="Annualised drift.")
-    volatility: Finite = Field(default=0.2, ge=0, le=10, description="Annualised volatility.")
+    drift: Finite = Field(default=0.0, ge=-100, le=100, description="Annualised drift.")
+    volatility: Finite = Field(default=0.2, ge=0, le=100, description="Annualised volatility.")
     step_s: Finite = Field(default=5.0, gt=0, le=86_400, description="Simulated seconds per read.")
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
 
