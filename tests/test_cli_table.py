@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -31,7 +32,7 @@ from bots.cli.parser import commands
 from tests.clicases import CASES, SECRETS, Build, Invocation, Workspace, env_for
 
 REPO = Path(__file__).resolve().parents[1]
-RUN_TIMEOUT_S = 120
+RUN_TIMEOUT_S = 60  # a bound, not a measurement: refusing takes a second or two
 
 
 def command_names() -> list[str]:
@@ -126,21 +127,27 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Out
         command, what, build = item
         case = slug(f"{command} {what}")
         invocation = build(ws, case)
-        done = subprocess.run(
+        process = subprocess.Popen(
             [sys.executable, "-m", "bots.cli", *invocation.argv],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             cwd=REPO,
             env=env_for(ws, case, invocation.env),
             stdin=subprocess.DEVNULL,
-            timeout=RUN_TIMEOUT_S,
+            start_new_session=True,  # so a command that did not refuse goes with all it started
         )
+        try:
+            stdout, stderr = process.communicate(timeout=RUN_TIMEOUT_S)
+            code = process.returncode
+        except subprocess.TimeoutExpired:  # it is working instead of refusing: a failure below
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            code, stderr = 0, f"(still running after {RUN_TIMEOUT_S} s)\n{stderr}"
         with recorder.lock:
             requests = sum(1 for path in recorder.paths if path.strip("/") == case)
         marker = ws.root / f"anvil-started-{case}"
-        outcome = Outcome(
-            invocation.argv, done.returncode, done.stdout, done.stderr, requests, marker.exists()
-        )
+        outcome = Outcome(invocation.argv, code, stdout, stderr, requests, marker.exists())
         return case, outcome
 
     try:

@@ -297,7 +297,7 @@ def test_shortfall_names_token_and_amounts() -> None:
         Issue("EURT", 500_000_00, 2),
     ]
     problems = preflight(actions, Holdings(0, {"EURT": 2_000_000_00}), GasEstimate(0))
-    assert problems == ["initializer lacks 1500.00 EURT (needs 2501500.00, has 2500000.00)"]
+    assert problems == ["initializer lacks 1,500.00 EURT (needs 2,501,500.00, has 2,500,000.00)"]
 
 
 def test_native_needs_include_donations_and_a_gas_allowance() -> None:
@@ -485,7 +485,7 @@ def test_preflight_refuses_an_impossible_plan_and_sends_nothing(
     before = nonce(world)
     with pytest.raises(SeedError) as info:
         run_seed(world.w3, world.accounts["deployer"], plan, path)
-    assert "initializer lacks 1000.50 EURT (needs 2501000.50, has 2500000.00)" in str(info.value)
+    assert "initializer lacks 1,000.50 EURT (needs 2,501,000.50, has 2,500,000.00)" in str(info.value)
     assert info.value.exit_code == 5
     assert nonce(world) == before
     assert not path.exists()

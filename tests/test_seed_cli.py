@@ -167,7 +167,7 @@ def test_dry_run_prints_the_plan_and_sends_nothing(job: Path, world: World) -> N
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "11 actions:"
     assert "   1. deploy OtcMarket" in result.stdout
-    assert "offer bnd30-ipo: 500.00 BND30 for 49750.00 EURT" in result.stdout
+    assert "offer bnd30-ipo: 500.00 BND30 for 49,750.00 EURT" in result.stdout
     assert result.stdout.rstrip().endswith("dry run: nothing sent")
     assert nonce(world) == before
     assert not (job / "deployment.json").exists()

@@ -216,7 +216,7 @@ def test_stop_request_ends_the_run_at_the_next_boundary_with_where(
     assert info.value.exit_code == 143
     message = str(info.value)
     assert message.startswith(
-        "stopped by SIGTERM during issue 1000000.00 BND30 to the initializer (action 4 of 13): "
+        "stopped by SIGTERM during issue 1,000,000.00 BND30 to the initializer (action 4 of 13): "
     )
     assert "transaction issue BND30 (nonce" in message
     assert message.endswith("is recorded but was not sent: run the seed again to resume")

@@ -184,7 +184,7 @@ def test_preflight_counts_what_the_initializer_holds_of_an_existing_token(
 
     assert str(info.value).splitlines()[1:] == [
         "initializer lacks 3.000000000000000000 WETH "
-        "(needs 1000003.000000000000000000, has 1000000.000000000000000000)"
+        "(needs 1,000,003.000000000000000000, has 1,000,000.000000000000000000)"
     ]
     assert nonce(world) == before
 
@@ -235,7 +235,7 @@ def test_cli_dry_run_names_the_existing_tokens_and_refuses_a_wrong_decimals_in_o
     usdr, bare = existing.tokens["USDR"].address, existing.tokens["BARE"].address
     assert f"use existing asset USDR at {usdr} (6 decimals)" in shown.stdout
     assert f"use existing asset BARE at {bare} (8 decimals)" in shown.stdout
-    assert "issue" not in shown.stdout.replace("issue 10000.00 BND30", "")
+    assert "issue" not in shown.stdout.replace("issue 10,000.00 BND30", "")
     assert refused.returncode == 2
     assert refused.stderr.strip().endswith("reports 6 decimals, the plan says 2")
     assert len(refused.stderr.splitlines()) == 1 and "Traceback" not in refused.stderr

@@ -219,7 +219,8 @@ def _watch(
     def request_stop(signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
-    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, request_stop) for s in stops}
     try:
         deadline = time.monotonic() + options.duration_s
         while not stop.is_set() and time.monotonic() < deadline:

@@ -1,4 +1,4 @@
-"""Stopping a seed run on SIGTERM / SIGINT at a transaction boundary, and hooks for tests.
+"""Stopping a seed run on SIGTERM / SIGINT / SIGHUP at a transaction boundary; hooks for tests.
 
 A signal only raises a flag (`Stop`); the run looks at it between transactions, after recording
 a signed transaction and while waiting for a receipt, and then raises `SeedInterrupted`, so a
@@ -22,7 +22,7 @@ Stage = Literal["signed", "sent", "mined"]
 """Where a transaction is: recorded but not sent, sent but not seen mined, recorded as mined."""
 Checkpoint = Callable[[Stage, TxRecord], None]
 """Called at each stage of each transaction; an exception it raises stops the run right there."""
-SIGNALS = (signal.SIGTERM, signal.SIGINT)
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # SIGHUP: the terminal closed
 
 
 class SeedInterrupted(OtcmmError):

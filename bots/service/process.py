@@ -40,6 +40,7 @@ from bots.tick.snapshot import ChainView
 from strategies.api import LiveOffer
 
 log = structlog.get_logger("otcmm.service")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # SIGHUP: the terminal closed
 
 
 def build(
@@ -176,7 +177,7 @@ def serve(config: BotConfig, *, clear_kill_switch: bool = False) -> int:
         log.info("signal received while starting", signal=signal.Signals(signum).name)
         early_stop.set()
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, stop_after_start)
     account = preflight(config)  # the key tells the address: a keystore need not record it
     address = account.address
@@ -190,7 +191,7 @@ def serve(config: BotConfig, *, clear_kill_switch: bool = False) -> int:
         try:
             log.info("starting", address=account.address, strategy=config.strategy.name)
             service = Service(build(config, account, metrics, kill_switch), health)
-            for signum in (signal.SIGTERM, signal.SIGINT):
+            for signum in STOP_SIGNALS:
                 signal.signal(signum, service.request_stop)
             if early_stop.is_set():
                 service.stopping.set()
