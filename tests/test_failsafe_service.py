@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import structlog
 
+from bots.chain.waits import wait_left
 from bots.errors import ChainError, ForeignTransactionError
 from bots.service.config import BotConfig, load_config
 from bots.service.health import HealthServer
@@ -109,8 +110,10 @@ class FakeBot:
 
     def __init__(self, view: FakeView, executor: FakeExecutor, raises: list[Exception]):
         self.view, self.executor, self.raises = view, executor, list(raises)
+        self.wait_left: float | None = None  # what the last tick could wait for receipts
 
     def tick(self) -> TickReport:
+        self.wait_left = wait_left()
         if self.raises:
             raise self.raises.pop(0)
         return TickReport(0, "noop", Plan((), (), ()), Execution())
@@ -165,6 +168,15 @@ def test_readiness_goes_false_after_consecutive_failed_ticks_and_back_after_a_go
 
     svc._tick()
     assert readiness(health) == (200, "ok")
+
+
+def test_a_tick_waits_for_receipts_only_until_its_next_tick_is_due(tmp_path: Path) -> None:
+    svc, _ = service(tmp_path, [])
+    interval = svc.process.config.tick_interval_s
+    svc._tick()
+    left = svc.process.bot.wait_left  # type: ignore[attr-defined]
+    assert left is not None and 0 < left <= 0.8 * interval  # then the transaction is held
+    assert wait_left() is None  # the bound ends with the tick
 
 
 def test_a_crash_loop_logs_one_line_per_tick_and_the_traceback_once(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxParams, TxReceipt
 
+from bots.addresses import checksum
 from bots.artifacts import Artifact
 from bots.chain.failure import mined_failure
 from bots.chain.fees import Fees, GasPriceCapExceeded, bump_within_cap, check_cap, current_fees
@@ -31,6 +32,7 @@ from bots.chain.nonces import Nonces
 from bots.chain.revert import decode_revert, revert_data
 from bots.chain.rpc import budget_left
 from bots.chain.txpool import SendResult, first_receipt, is_known, pending_count, send_raw
+from bots.chain.waits import wait_left
 from bots.errors import ForeignTransactionError, TxError, TxPending
 
 __all__ = ["Fees", "GasPriceCapExceeded", "Transactor", "TxEvent", "current_fees"]
@@ -168,7 +170,7 @@ class Transactor:
 
     def send_value(self, to: str, value_wei: int) -> TxReceipt:
         """Send native coin (gas money)."""
-        tx = {**self._base_tx(21_000), "to": Web3.to_checksum_address(to), "value": value_wei}
+        tx = {**self._base_tx(21_000), "to": checksum(to), "value": value_wei}
         return self.send(tx, label="send value")
 
     def send(
@@ -234,9 +236,11 @@ class Transactor:
         return receipt
 
     def _wait(self, wait_s: float) -> float:
-        """`wait_s`, cut to what is left of the caller's RPC time budget (a bot tick's)."""
+        """`wait_s`, cut to the caller's RPC time budget and its wait bound (a bot tick's)."""
         left = budget_left(self.w3)
-        return wait_s if left is None else max(0.0, min(wait_s, left - RECEIPT_POLL_S))
+        wait = wait_s if left is None else max(0.0, min(wait_s, left - RECEIPT_POLL_S))
+        bound = wait_left()
+        return wait if bound is None else min(wait, bound)
 
     def _prepare(
         self, tx: TxParams | Mapping[str, Any], label: str, headroom: int = 0
@@ -270,7 +274,7 @@ class Transactor:
                 label,
                 {**tx, "nonce": nonce},
                 nonce,
-                _fees(tx),
+                Fees.carried(tx),
                 [tx_hash],
                 [raw],
                 self.stuck_after_s,
@@ -311,14 +315,14 @@ class Transactor:
         Polls start every 50 ms and slow down to every 0.5 s: a few calls per block, not 20."""
         pause = RECEIPT_POLL_S
         while (receipt := first_receipt(self.w3, flight.hashes)) is None:
-            now = time.monotonic()
-            if now >= deadline:
-                return None
-            if flight.bump_due(now):
+            now = time.monotonic()  # replacing and rebroadcasting come first: a held
+            if flight.bump_due(now):  # transaction is chased by ticks that do not wait
                 self._replace(flight)
             elif flight.check_due(now) and not is_known(self.w3, flight.latest_hash):
                 self._send_raw(flight.latest_raw, flight.latest_hash)  # a restarted node
                 self._emit("rebroadcast", flight.label, flight.latest_hash, flight.nonce)
+            if now >= deadline:
+                return None
             time.sleep(min(pause, max(0.0, deadline - now)))
             pause = min(pause * 3 / 2, MAX_RECEIPT_POLL_S)
         return receipt
@@ -388,10 +392,3 @@ class Transactor:
         if gas is not None:
             tx["gas"] = gas
         return tx
-
-
-def _fees(tx: Mapping[str, Any]) -> Fees:
-    fees = Fees.of(tx)
-    if fees is None:
-        raise AssertionError("a prepared transaction always carries fees")
-    return fees

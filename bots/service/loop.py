@@ -1,8 +1,11 @@
 """The running bot: ticks on a schedule, health that tells the truth, and a clean shutdown.
 
 No tick blocks longer than `BotConfig.tick_budget_s()`: every RPC call of the tick, retries
-included, and its wait for a receipt end by then (a transaction still pending is held and
-chased by the next ticks), so a slow node costs ticks, not a wedged bot.
+included, end by then, so a slow node costs ticks, not a wedged bot. A tick waits for the
+receipt of what it sent only until 80% of `tick_interval_s` has passed: a transaction not mined
+by then is held, and the next tick settles it before it reads the chain (one receipt call). So
+a tick that sends never overruns its interval waiting for a block (issue 14: bots whose tick
+started just before a block boundary used to miss the next tick).
 
 Readiness follows the ticks: after `runtime.unready_after_failures` failed ticks in a row the
 bot reports not ready with the last reason, and ready again after the next good tick. A crash
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +31,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bots.chain.rpc import tick_budget
 from bots.chain.transactor import Transactor
+from bots.chain.waits import waits_until
 from bots.errors import ForeignTransactionError, OtcmmError
 from bots.service.config import BotConfig
 from bots.service.health import HealthServer
@@ -38,6 +43,7 @@ from bots.tick.runner import Bot, TickReport
 log = structlog.get_logger("otcmm.service")
 
 EXIT_OFFERS_LEFT = 8  # shutdown could not confirm that every own offer is gone
+HOLD_AT_SHARE = 0.8  # a tick waits for its receipts until this share of the interval has passed
 
 
 @dataclass
@@ -80,9 +86,12 @@ class Service:
         # Ticks run on the scheduler's thread, which has its own logging context.
         structlog.contextvars.bind_contextvars(bot=self.process.config.name)
         self._beat()
+        config = self.process.config
+        hold_at = time.monotonic() + config.tick_interval_s * HOLD_AT_SHARE
         try:
-            with tick_budget(self.process.transactor.w3, self.process.config.tick_budget_s()):
-                report = self.process.bot.tick()
+            with tick_budget(self.process.transactor.w3, config.tick_budget_s()):
+                with waits_until(hold_at):
+                    report = self.process.bot.tick()
         except (ForeignTransactionError, KillSwitchTripped) as exc:
             self._fatal(exc)
         except Exception as exc:  # noqa: BLE001 - a failed tick is reported; the next one tries
