@@ -40,8 +40,9 @@ from web3 import Web3
 from web3.types import RPCEndpoint, RPCResponse
 
 from bots.backtest.agents import Agent, Role, SimClock, Timings, agent_plans, build_agent
+from bots.backtest.flows import Inventory
 from bots.backtest.pricepath import PricePath, build_path
-from bots.backtest.scenario import Inventory, Scenario
+from bots.backtest.scenario import Scenario
 from bots.backtest.world import Deployment, deploy
 from bots.chain.rpc import RetryingHTTPProvider, raw_request
 from bots.devtools.chainconfig import devchain_params

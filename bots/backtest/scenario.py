@@ -9,7 +9,6 @@ Amounts are integers in base units, as in bot configs; prices are quote per whol
 from __future__ import annotations
 
 import copy
-import hashlib
 import tomllib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -19,13 +18,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bots.backtest.flows import NAME_PATTERN, FlowSpec, Inventory, flow_strategy
 from bots.errors import ConfigError
 from bots.tick.limits import ReconcileConfig, RiskLimits
 from bots.tomlfile import read_toml
 from strategies.api import StrategyConfigError
 from strategies.registry import build_strategy
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 SYMBOL_PATTERN = r"^[A-Za-z0-9]{1,11}$"
 DEFAULT_START = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)  # a Monday morning, for synthetic paths
 DEFAULT_INTERVAL_S = 60
@@ -97,13 +96,6 @@ class JumpPath(_Diffusion):
 PathSpec = Annotated[CsvPath | GbmPath | JumpPath, Field(discriminator="kind")]
 
 
-class Inventory(_Model):
-    """Starting holdings in base units of each token."""
-
-    base: int = Field(default=0, ge=0, lt=2**96)
-    quote: int = Field(default=0, ge=0, lt=2**96)
-
-
 class StrategySpec(_Model):
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
@@ -120,35 +112,6 @@ class BotSpec(_Model):
     )
     risk: RiskLimits = RiskLimits()
     reconcile: ReconcileConfig = ReconcileConfig()
-
-
-class NoiseFlow(_Model):
-    """Uninformed takers: the built-in `noise` strategy, seeded."""
-
-    kind: Literal["noise"]
-    name: str = Field(pattern=NAME_PATTERN)
-    inventory: Inventory = Inventory()
-    seed: int | None = Field(default=None, ge=0, description="Default: derived from the name.")
-    probability: float = Field(default=0.3, ge=0, le=1)
-    min_fraction: float = Field(default=0.1, gt=0, le=1)
-    max_fraction: float = Field(default=0.5, gt=0, le=1)
-
-
-class InformedFlow(_Model):
-    """An informed taker: the built-in `taker` strategy fed a better price than the makers'."""
-
-    kind: Literal["informed"]
-    name: str = Field(pattern=NAME_PATTERN)
-    inventory: Inventory = Inventory()
-    lookahead_steps: int = Field(
-        default=0, ge=0, le=10_000, description="0: the true price now; 1: the next step's."
-    )
-    edge_bps: int = Field(default=0, ge=0)
-    budget_quote: int = Field(ge=0, description="Quote units it may spend per step.")
-    budget_base: int = Field(ge=0, description="Base units it may sell per step.")
-
-
-FlowSpec = Annotated[NoiseFlow | InformedFlow, Field(discriminator="kind")]
 
 
 class Scenario(_Model):
@@ -200,28 +163,6 @@ class Scenario(_Model):
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def derived_seed(seed: int, name: str) -> int:
-    """A per-agent seed fixed by the scenario seed and the agent's name (any process, any OS)."""
-    digest = hashlib.sha256(f"otcmm-backtest:{seed}:{name}".encode()).digest()
-    return int.from_bytes(digest[:4], "big")
-
-
-def flow_strategy(scenario: Scenario, flow: NoiseFlow | InformedFlow) -> tuple[str, dict[str, Any]]:
-    """The built-in strategy (name, params) a counter-flow agent runs."""
-    if isinstance(flow, NoiseFlow):
-        seed = derived_seed(scenario.seed, flow.name) if flow.seed is None else flow.seed
-        params = {"seed": seed, "probability": flow.probability}
-        return "noise", params | {
-            "min_fraction": flow.min_fraction,
-            "max_fraction": flow.max_fraction,
-        }
-    return "taker", {
-        "edge_bps": flow.edge_bps,
-        "budget_quote": flow.budget_quote,
-        "budget_base": flow.budget_base,
-    }
-
-
 def load_scenario(
     path: Path, overrides: Mapping[str, object] | None = None
 ) -> tuple[Scenario, dict[str, Any]]:
@@ -261,7 +202,7 @@ def _error_lines(path: Path, exc: ValidationError) -> list[str]:
 def _strategy_problems(scenario: Scenario, path: Path) -> list[str]:
     """Every strategy's params checked by its own model, one line per bad field."""
     specs = [(f"bots.{b.name}", b.strategy.name, b.strategy.params) for b in scenario.bots]
-    specs += [(f"flow.{f.name}", *flow_strategy(scenario, f)) for f in scenario.flow]
+    specs += [(f"flow.{f.name}", *flow_strategy(scenario.seed, f)) for f in scenario.flow]
     problems = []
     for where, name, params in specs:
         try:
