@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bots.backtest.flows import NAME_PATTERN, FlowSpec, Inventory, flow_strategy
+from bots.backtest.optspec import OptimizeSpec
 from bots.errors import ConfigError
 from bots.tick.limits import ReconcileConfig, RiskLimits
 from bots.tomlfile import read_toml
@@ -134,6 +135,7 @@ class Scenario(_Model):
     bots: tuple[BotSpec, ...] = Field(min_length=1)
     flow: tuple[FlowSpec, ...] = ()
     sweep: dict[str, list[Scalar]] = Field(default_factory=dict)
+    optimize: OptimizeSpec | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -267,11 +269,40 @@ def parse_value(text: str) -> Scalar:
 
 
 def parse_assignments(items: Sequence[str], flag: str) -> dict[str, list[Scalar]]:
-    """``KEY=V1,V2`` items (of `flag`) as {key: [values]}; a bad item is a `ConfigError`."""
+    """``KEY=V1,V2`` items (of `flag`) as {key: [values]}; a bad item, or a key given twice, is
+    a `ConfigError`."""
     result: dict[str, list[Scalar]] = {}
     for item in items:
         key, sep, values = item.partition("=")
-        if not sep or not key.strip() or not values.strip():
+        key = key.strip()
+        if not sep or not key or not values.strip():
             raise ConfigError(f"{flag} {item!r}: expected KEY=VALUE[,VALUE...]")
-        result[key.strip()] = [parse_value(v.strip()) for v in values.split(",")]
+        if key in result:
+            raise ConfigError(f"{flag} {key}: given twice; give each key once")
+        result[key] = [parse_value(v.strip()) for v in values.split(",")]
     return result
+
+
+def canonical_key(raw: Mapping[str, Any], key: str) -> str:
+    """`key` with the single-bot shorthand spelled out (``strategy.x`` is
+    ``bots.<name>.strategy.x``), so two spellings of one value compare equal."""
+    parts = key.split(".")
+    if parts[0] in _BOT_KEYS:
+        try:
+            return f"bots.{_only_bot(raw, key)}.{key}"
+        except ConfigError:
+            return key  # set_dotted reports it when the key is used
+    return key
+
+
+def refuse_duplicates(raw: Mapping[str, Any], keys: Sequence[tuple[str, str]]) -> None:
+    """Refuse two (flag, key) pairs naming the same scenario value, however spelled."""
+    seen: dict[str, tuple[str, str]] = {}
+    for flag, key in keys:
+        canonical = canonical_key(raw, key)
+        if canonical in seen:
+            first_flag, first_key = seen[canonical]
+            raise ConfigError(
+                f"{flag} {key}: the same value as {first_flag} {first_key}; give each key once"
+            )
+        seen[canonical] = (flag, key)
