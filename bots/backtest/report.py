@@ -219,7 +219,9 @@ def render_summary(analysis: Analysis, files: Sequence[Path] = ()) -> str:
         f"{figures['txs_per_s']} tx/s in the loop)",
         "",
     ]
-    width = max(12, *(len(a.name) + 2 for a in analysis.agents))
+    width = max(
+        12, *(len(a.name) + 2 for a in analysis.agents), *(len(a.role) + 2 for a in analysis.agents)
+    )
     lines.append(" " * 26 + "".join(f"{a.name:>{width}}" for a in analysis.agents))
     labels = {"q": r.quote.symbol, "b": r.base.symbol, "k": s.markout_steps}
     for label, cell in _ROWS:
