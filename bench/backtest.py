@@ -23,7 +23,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from bots.backtest.analytics import analyse
-from bots.backtest.engine import RunResult, run_backtest
+from bots.backtest.engine import run_backtest
+from bots.backtest.results import RunResult
 from bots.backtest.scenario import Scenario
 from bots.chain.fees import eip1559_fees
 from bots.chain.rpc import connect

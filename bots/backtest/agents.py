@@ -19,7 +19,8 @@ from typing import Any, Literal
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from bots.backtest.scenario import Inventory, NoiseFlow, Scenario, flow_strategy
+from bots.backtest.flows import Inventory, flow_offset, flow_strategy
+from bots.backtest.scenario import Scenario
 from bots.backtest.world import Deployment, agent_account, fund
 from bots.chain.transactor import Transactor, TxEvent
 from bots.feeds.sources import PriceReading
@@ -33,7 +34,7 @@ from bots.tick.snapshot import ChainView, Observation
 from strategies.api import LiveOffer, Take
 from strategies.registry import build_strategy
 
-Role = Literal["bot", "noise", "informed"]
+Role = Literal["bot", "noise", "price_sensitive", "informed"]
 RECEIPT_TIMEOUT_S = 30.0
 
 
@@ -174,13 +175,12 @@ def agent_plans(scenario: Scenario) -> list[AgentPlan]:
         for bot in scenario.bots
     ]
     for flow in scenario.flow:
-        strategy, params = flow_strategy(scenario, flow)
-        noise = isinstance(flow, NoiseFlow)
+        strategy, params = flow_strategy(scenario.seed, flow)
         plans.append(
             AgentPlan(
                 name=flow.name,
-                role="noise" if noise else "informed",
-                offset=0 if isinstance(flow, NoiseFlow) else flow.lookahead_steps,
+                role=flow.kind,
+                offset=flow_offset(flow),
                 strategy=strategy,
                 params=params,
                 inventory=flow.inventory,

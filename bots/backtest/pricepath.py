@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from bots.backtest.scenario import CsvPath, GbmPath, JumpPath, Scenario
+from bots.backtest.stats import YEAR_S
 from bots.errors import ConfigError
 from bots.feeds.pricefile import PriceFileError, read_price_rows
-
-YEAR_S = 365 * 24 * 3600
 
 
 @dataclass(frozen=True)

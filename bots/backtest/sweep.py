@@ -11,32 +11,27 @@ from __future__ import annotations
 import csv
 import math
 import multiprocessing
+import queue
 import re
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from decimal import Decimal
 from itertools import product
 from pathlib import Path
 from typing import Any, TextIO
 
-import matplotlib
-from matplotlib.colors import Normalize, TwoSlopeNorm
-from matplotlib.figure import Figure
-
-from bots.backtest.analytics import AgentReport, analyse
+from bots.backtest.analytics import AgentReport, analyse, metric_value
 from bots.backtest.engine import run_backtest
+from bots.backtest.heatmap import short
+from bots.backtest.metrics import METRICS
 from bots.backtest.report import write_report
 from bots.backtest.scenario import Scalar, Scenario, scenario_from_raw
 from bots.errors import ConfigError
 
-matplotlib.use("Agg")  # never try to open a window
-
-ROW_METRICS = (
-    "pnl_total", "pnl_spread", "pnl_inventory", "gas_cost", "pnl_net", "fills", "volume_base",
-    "fill_ratio", "quote_uptime", "adverse_selection_bps", "max_drawdown", "sharpe",
-)  # fmt: skip
+ROW_METRICS = METRICS
+MAX_GRID_POINTS = 256  # each point is a full backtest on its own dev chain
 TABLE_METRICS = ("pnl_net", "pnl_spread", "pnl_inventory", "fills", "quote_uptime", "sharpe")
 
 Row = dict[str, Any]
@@ -58,20 +53,25 @@ class GridPoint:
         return f"{self.index:03d}_" + re.sub(r"[^A-Za-z0-9_.-]+", "", text)[:80]
 
 
-def short(key: str) -> str:
-    """The last segment of a dotted key: `strategy.params.spread_bps` shows as `spread_bps`."""
-    return key.rsplit(".", 1)[-1]
-
-
 def build_grid(
     raw: Mapping[str, Any],
     path: Path,
     spec: Mapping[str, Sequence[Scalar]],
     sets: Mapping[str, Scalar],
 ) -> list[GridPoint]:
-    """Every grid point as a validated scenario; all problems of all points in one error."""
+    """Every grid point as a validated scenario; all problems of all points in one error.
+
+    At most `MAX_GRID_POINTS` points (each is a backtest on its own chain): a larger grid is a
+    `ConfigError` before any point is built."""
     if not 1 <= len(spec) <= 2:
         raise ConfigError(f"a sweep takes one or two parameters, got {len(spec)}")
+    size = math.prod(len(values) for values in spec.values())
+    if size > MAX_GRID_POINTS:
+        shape = " x ".join(str(len(values)) for values in spec.values())
+        raise ConfigError(
+            f"the grid has {size:,} points ({shape}); the limit is {MAX_GRID_POINTS}: give fewer "
+            "values, or search the ranges with --optimize"
+        )
     base = {k: v for k, v in raw.items() if k != "sweep"}
     points: list[GridPoint] = []
     problems: list[str] = []
@@ -98,28 +98,100 @@ def run_sweep(
     log_level: str,
     stream: TextIO | None = None,
 ) -> list[Row]:
-    """Run every point (in `jobs` worker processes); rows come back in grid order."""
+    """Run every point (in `jobs` worker processes); rows come back in grid order.
+
+    Progress goes to `stream` (stderr) per point: a line when it starts, at each quarter of its
+    steps, and when it is done (with its net P&L)."""
     stream = stream or sys.stderr
+    lines = PointLines(stream, len(points))
     rows: list[Row] = []
     if jobs <= 1 or len(points) <= 1:
-        for done, point in enumerate(points, 1):
-            rows.append(run_point(point, out, plots))
-            _report_progress(stream, done, len(points), point, rows[-1])
+        for point in points:
+            rows.append(run_point(point, out, plots, lines.step))
+            lines.done(point, rows[-1])
         return rows
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=min(jobs, len(points)),
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(log_level,),
-    ) as pool:
-        futures: dict[Future[Row], GridPoint] = {
-            pool.submit(run_point, point, out, plots): point for point in points
-        }
-        for done, future in enumerate(as_completed(futures), 1):
-            rows.append(future.result())
-            _report_progress(stream, done, len(points), futures[future], rows[-1])
+    with context.Manager() as manager:
+        events: queue.Queue[tuple[int, int, int]] = manager.Queue()
+        relay = threading.Thread(target=lines.relay, args=(events, points), daemon=True)
+        relay.start()
+        try:
+            with ProcessPoolExecutor(
+                max_workers=min(jobs, len(points)),
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(log_level,),
+            ) as pool:
+                futures: dict[Future[Row], GridPoint] = {
+                    pool.submit(run_point, point, out, plots, QueueProgress(events)): point
+                    for point in points
+                }
+                for future in as_completed(futures):
+                    rows.append(future.result())
+                    events.put((futures[future].index, -1, 0))  # after its last step line
+        finally:
+            events.put((-1, 0, 0))
+            relay.join(timeout=10)
     return sorted(rows, key=lambda row: int(row["run"]))
+
+
+PointProgress = Callable[[GridPoint, int, int], None]
+"""Called by `run_point` with (point, steps done, steps in total)."""
+
+
+class QueueProgress:
+    """A picklable `PointProgress` that posts (index, done, total) to a manager's queue."""
+
+    def __init__(self, events: queue.Queue[tuple[int, int, int]]) -> None:
+        self.events = events
+
+    def __call__(self, point: GridPoint, done: int, total: int) -> None:
+        self.events.put((point.index, done, total))
+
+
+class PointLines:
+    """Writes the per-point progress lines: started, each quarter of the steps, done."""
+
+    def __init__(self, stream: TextIO, total: int) -> None:
+        self.stream = stream
+        self.total = total
+        self.finished = 0
+        self.quarters: dict[int, int] = {}
+        self.pending: dict[int, Row] = {}
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def step(self, point: GridPoint, done: int, total: int) -> None:
+        quarter = done * 4 // max(total, 1)
+        if self.quarters.get(point.index) == quarter:
+            return
+        self.quarters[point.index] = quarter
+        tag = f"sweep [{point.index + 1}/{self.total} {point.label}]"
+        if done <= 1 and quarter == 0:
+            self._write(f"{tag}: started, {total} steps")
+        elif quarter < 4:
+            self._write(f"{tag}: step {done}/{total} ({25 * quarter}%)")
+
+    def done(self, point: GridPoint, row: Row) -> None:
+        self.finished += 1
+        net = next((v for k, v in row.items() if k.endswith("pnl_net")), None)
+        self._write(
+            f"sweep: {self.finished}/{self.total} done ({point.label}: net P&L {_cell(net)})"
+        )
+
+    def relay(self, events: queue.Queue[tuple[int, int, int]], points: Sequence[GridPoint]) -> None:
+        """Drain `events` from the workers until the (-1, ...) sentinel."""
+        by_index = {point.index: point for point in points}
+        while True:
+            index, done, total = events.get()
+            if index < 0:
+                return
+            if done < 0:
+                self.done(by_index[index], {})
+            else:
+                self.step(by_index[index], done, total)
 
 
 def _init_worker(log_level: str) -> None:
@@ -128,15 +200,16 @@ def _init_worker(log_level: str) -> None:
     configure_logging("console", log_level)
 
 
-def _report_progress(stream: TextIO, done: int, total: int, point: GridPoint, row: Row) -> None:
-    net = next((v for k, v in row.items() if k.endswith("pnl_net")), None)
-    stream.write(f"sweep: {done}/{total} done ({point.label}: net P&L {_cell(net)})\n")
-    stream.flush()
-
-
-def run_point(point: GridPoint, out: Path, plots: bool) -> Row:
+def run_point(
+    point: GridPoint, out: Path, plots: bool, progress: PointProgress | None = None
+) -> Row:
     """One grid point, start to finish, with its full report in `out/runs/<slug>/`."""
-    analysis = analyse(run_backtest(point.scenario))
+
+    def on_step(done: int, total: int, _txs: int) -> None:
+        if progress is not None:
+            progress(point, done, total)
+
+    analysis = analyse(run_backtest(point.scenario, progress=on_step))
     folder = out / "runs" / point.slug
     write_report(analysis, folder, plots=plots)
     bots = [a for a in analysis.agents if a.role == "bot"]
@@ -150,11 +223,7 @@ def run_point(point: GridPoint, out: Path, plots: bool) -> Row:
 
 
 def metrics(agent: AgentReport) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for key in ROW_METRICS:
-        value = getattr(agent, key)
-        values[key] = round(float(value), 6) if isinstance(value, Decimal | float) else value
-    return values
+    return {key: metric_value(agent, key) for key in ROW_METRICS}
 
 
 def write_sweep_csv(rows: Sequence[Row], path: Path) -> Path:
@@ -197,40 +266,3 @@ def metric_column(rows: Sequence[Row], metric: str) -> str:
         if short(column) == metric:
             return column
     raise ConfigError(f"--metric {metric}: not a sweep column; try one of {', '.join(ROW_METRICS)}")
-
-
-def _norm(grid: list[list[float]]) -> Normalize:
-    """Red for the worst, green for the best; centred on 0 when the values straddle it."""
-    finite = [v for line in grid for v in line if not math.isnan(v)]
-    low, high = min(finite, default=0.0), max(finite, default=0.0)
-    if low < 0 < high:
-        return TwoSlopeNorm(vcenter=0.0, vmin=low, vmax=high)
-    if low == high:
-        low, high = low - 1, high + 1
-    return Normalize(vmin=low, vmax=high)
-
-
-def heatmap(rows: Sequence[Row], keys: Sequence[str], column: str, path: Path) -> Path:
-    """`column` over the grid: rows are the first key's values, columns the second's."""
-    ys = list(dict.fromkeys(row[keys[0]] for row in rows))
-    xs = list(dict.fromkeys(row[keys[1]] for row in rows)) if len(keys) > 1 else [""]
-    grid = [[math.nan] * len(xs) for _ in ys]
-    for row in rows:
-        x = xs.index(row[keys[1]]) if len(keys) > 1 else 0
-        value = row.get(column)
-        grid[ys.index(row[keys[0]])][x] = math.nan if value is None else float(value)
-    fig = Figure(figsize=(1.4 * len(xs) + 3, 0.7 * len(ys) + 2), dpi=110)
-    ax = fig.add_subplot()
-    image = ax.imshow(grid, cmap="RdYlGn", norm=_norm(grid), aspect="auto")
-    for i, line in enumerate(grid):
-        for j, v in enumerate(line):
-            ax.text(j, i, "-" if math.isnan(v) else f"{v:,.2f}", ha="center", va="center")
-    ax.set_yticks(range(len(ys)), [str(y) for y in ys])
-    ax.set_ylabel(short(keys[0]))
-    ax.set_xticks(range(len(xs)), [str(x) for x in xs])
-    ax.set_xlabel(short(keys[1]) if len(keys) > 1 else "")
-    ax.set_title(column)
-    fig.colorbar(image, ax=ax)
-    fig.tight_layout()
-    fig.savefig(path)
-    return path

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bots.backtest.scenario import Scalar, parse_assignments
+from bots.backtest.scenario import Scalar, parse_assignments, refuse_duplicates
+from bots.cli.optimize import add_optimize_arguments, optimize
 from bots.cli.progress import every_tenth, progress
 from bots.errors import ConfigError, OtcmmError
 
@@ -51,7 +52,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--metric", default="pnl_net", help="what the sweep heatmap shows (pnl_net)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="reuse the non-empty --out folder of an earlier backtest (deleting its contents)",
+    )
     p.add_argument("--check", action="store_true", help="only validate the scenario (and grid)")
+    add_optimize_arguments(p)
     p.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
@@ -78,8 +85,14 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     configure_logging("console", args.log_level)
     sets = _sets(args.set)
     scenario, raw = load_scenario(args.config, sets)
-    spec = parse_assignments(args.sweep, "--sweep") or scenario.sweep
     out = args.out or DEFAULT_OUT / scenario.name
+    if args.optimize:
+        if args.sweep:
+            raise ConfigError("--optimize and --sweep: choose one")
+        return optimize(args, raw, sets, scenario, out)
+    sweeps = parse_assignments(args.sweep, "--sweep")
+    refuse_duplicates(raw, [("--set", k) for k in sets] + [("--sweep", k) for k in sweeps])
+    spec = sweeps or scenario.sweep
     if spec:
         return _sweep(args, raw, spec, sets, out)
     if args.check:
@@ -91,8 +104,10 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 def _single(args: argparse.Namespace, scenario: Scenario, out: Path) -> int:
     from bots.backtest.analytics import analyse
     from bots.backtest.engine import run_backtest
+    from bots.backtest.outdir import prepare_out
     from bots.backtest.report import render_summary, write_report
 
+    prepare_out(out, force=args.force)
     label = f"backtest {scenario.name}"
     with progress(label, "step", every_tenth(label)) as update:
         result = run_backtest(
@@ -113,10 +128,11 @@ def _sweep(
     sets: dict[str, Scalar],
     out: Path,
 ) -> int:
+    from bots.backtest.heatmap import heatmap
+    from bots.backtest.outdir import prepare_out
     from bots.backtest.sweep import (
         ROW_METRICS,
         build_grid,
-        heatmap,
         metric_column,
         render_table,
         run_sweep,
@@ -130,11 +146,14 @@ def _sweep(
     if args.check:
         print(f"{args.config}: ok ({len(points)} grid points over {', '.join(keys)})")
         return 0
+    prepare_out(out, force=args.force)
     print(f"sweep: {len(points)} runs over {', '.join(keys)}, {args.jobs} jobs", file=sys.stderr)
     rows = run_sweep(points, out, jobs=args.jobs, plots=not args.no_plots, log_level=args.log_level)
-    out.mkdir(parents=True, exist_ok=True)
     files = [write_sweep_csv(rows, out / "sweep.csv")]
-    files.append(heatmap(rows, keys, metric_column(rows, args.metric), out / "sweep_heatmap.png"))
+    market = points[0].scenario.market
+    symbols = {"base": market.base.symbol, "quote": market.quote.symbol}
+    column = metric_column(rows, args.metric)
+    files.append(heatmap(rows, keys, column, out / "sweep_heatmap.png", symbols))
     print(render_table(rows, keys))
     print(f"report: {out}/ ({' '.join(p.name for p in files)}, runs/)")
     if not all(row["checks_ok"] for row in rows):
