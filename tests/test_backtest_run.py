@@ -8,6 +8,7 @@ test runs it a second time. Small step counts keep the module within a few secon
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -153,12 +154,32 @@ def test_gas_is_counted_per_bot_and_costed_at_the_scenario_rate(run: Run) -> Non
     assert tight.txs > 0 and tight.gas_used > 0 and 0.5 <= tight.quote_uptime < 1.0
 
 
+def test_agents_sharing_a_block_race_and_every_lost_race_is_named(run: Run) -> None:
+    """Shared blocks: a take of an offer its maker replaced earlier in the block fails with
+    `OfferNotActive`, a conditional requote whose offer was taken first with
+    `UnexpectedRemaining`; no transaction fails for any other reason (out of gas, unknown)."""
+    reasons: Counter[str] = Counter()
+    for agent in run.result.agents:
+        assert sum(agent.txs_failed_by_reason.values()) == agent.txs_failed
+        reasons.update(agent.txs_failed_by_reason)
+    assert reasons["buy: OfferNotActive"] > 0
+    assert set(reasons) <= {"buy: OfferNotActive", "requoteUntil: UnexpectedRemaining"}
+    summary = json.loads((run.out / "summary.json").read_text())
+    assert sum(sum(a["txs_failed_by_reason"].values()) for a in summary["agents"]) == sum(
+        reasons.values()
+    )
+
+
 def test_with_a_block_per_transaction_a_maker_requotes_before_any_take() -> None:
     """The old mode: makers tick first, each transaction mined alone, and the quotes recorded
-    are the book after the makers' ticks, so a maker is always quoted on both sides."""
-    result = run_backtest(scenario(steps=8).model_copy(update={"blocks": "per_tx"}))
+    are the book after the makers' ticks, so a maker is always quoted on both sides; nothing
+    races, so nothing fails; and the mode is as deterministic as shared blocks."""
+    per_tx = scenario(steps=8).model_copy(update={"blocks": "per_tx"})
+    result = run_backtest(per_tx)
     tight = analyse(result).agent("tight")
     assert tight.quote_uptime == 1.0 and result.conservation.ok
+    assert all(agent.txs_failed == 0 for agent in result.agents)
+    assert len(result.events) > 8 and run_backtest(per_tx).events == result.events
 
 
 def test_report_files_exist_and_the_plots_are_png(run: Run) -> None:

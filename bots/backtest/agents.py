@@ -9,10 +9,10 @@ executor are timed subclasses, so a backtest can say where its time goes.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -112,12 +112,14 @@ class GasMeter:
     mined: int = 0
     failed: int = 0
     gas_used: int = 0
+    failures: Counter[str] = field(default_factory=Counter)  # failed transactions by reason
 
     def __call__(self, event: TxEvent) -> None:
         if event.kind == "mined":
             self.mined += 1
         elif event.kind == "failed":
             self.failed += 1
+            self.failures[f"{event.label}: {event.reason or 'unknown'}"] += 1
         self.gas_used += event.gas_used or 0
 
 

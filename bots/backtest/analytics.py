@@ -125,6 +125,7 @@ class AgentReport:
     window_days: float
     txs: int
     txs_failed: int
+    txs_failed_by_reason: dict[str, int]
     tx_errors: int
     outcomes: dict[str, int]
     base_min: int
@@ -298,6 +299,7 @@ def agent_report(
         window_days=verdict.window_days,
         txs=info.txs,
         txs_failed=info.txs_failed,
+        txs_failed_by_reason=info.txs_failed_by_reason,
         tx_errors=sum(s.tx_errors.get(info.name, 0) for s in result.steps),
         outcomes=dict(Counter(s.outcomes[info.name] for s in result.steps)),
         base_min=min((p.base for p in curve), default=start_base),

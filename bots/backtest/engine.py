@@ -318,6 +318,7 @@ class Engine:
             inventory=agent.plan.inventory,
             txs=agent.gas.mined,
             txs_failed=agent.gas.failed,
+            txs_failed_by_reason=dict(sorted(agent.gas.failures.items())),
             gas_used=agent.gas.gas_used,
             gas_paid_wei=agent.native_start_wei - native,
         )

@@ -55,6 +55,7 @@ class AgentInfo:
     txs_failed: int
     gas_used: int
     gas_paid_wei: int
+    txs_failed_by_reason: dict[str, int] = field(default_factory=dict)  # "buy: OfferNotActive"
 
 
 @dataclass
