@@ -92,12 +92,14 @@ class FakeExecutor:
         self.view = view
         self.errors = list(errors or [])
         self.calls = 0
+        self.batches: list[int] = []
 
     def settle_held(self, wait_s: float = 0.0) -> str | None:
         return None
 
-    def cancel_all(self, offers: list[LiveOffer]) -> Execution:
+    def cancel_all(self, offers: list[LiveOffer], batch: int = 60) -> Execution:
         self.calls += 1
+        self.batches.append(batch)
         if self.errors:
             return Execution(errors=[self.errors.pop(0)])
         self.view.offers = [o for o in self.view.offers if o not in offers]
@@ -106,6 +108,8 @@ class FakeExecutor:
 
 class FakeBot:
     """Raises the queued exceptions tick by tick, then ticks fine."""
+
+    last_offer_ids: tuple[int, ...] = ()
 
     def __init__(self, view: FakeView, executor: FakeExecutor, raises: list[Exception]):
         self.view, self.executor, self.raises = view, executor, list(raises)

@@ -6,6 +6,7 @@ with the failure the issue measured on the old code, and checks the chain afterw
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from fractions import Fraction
@@ -17,12 +18,14 @@ from pydantic import BaseModel
 from bots.chain.rpc import RetryingHTTPProvider, RpcUnreachable
 from bots.chain.transactor import Transactor
 from bots.errors import ForeignTransactionError, TxError
+from bots.feeds.sources import PriceReading
 from bots.market.client import MAX_UINT
 from bots.market.gas import cancel_all_gas
-from bots.service.shutdown import cancel_all
+from bots.service.shutdown import Leftovers, cancel_all
 from bots.tick.limits import RiskLimits
 from bots.tick.pnl import KillSwitchTripped
 from strategies.api import NO_REFERENCE, Decision, Quote, Snapshot, Strategy
+from strategies.fixed_spread import FixedSpread, FixedSpreadParams
 from strategies.money import offer_price
 from tests.chainfixtures import TwoAssetMarket, World, rolled_back, two_asset_market
 from tests.faultproxy import FaultPlan, FaultProxy
@@ -34,6 +37,7 @@ from tests.tickrig import (
     Rig,
     best_ask,
     make_rig,
+    metric_values,
     restore_base_fee,
     set_base_fee,
     take,
@@ -96,20 +100,25 @@ def test_a_near_zero_first_price_never_posts_asks_below_the_best_bid(
     assert asks == []  # every ask would have crossed the book: post_only dropped them
 
 
-def test_a_huge_price_does_not_crash_the_tick_and_pulls_the_quotes(book: TwoAssetMarket) -> None:
+@pytest.mark.parametrize("huge", ["1e308", "1e999999", "9" * 70])
+def test_a_huge_price_does_not_crash_the_tick_and_pulls_the_quotes(
+    book: TwoAssetMarket, huge: str
+) -> None:
+    """`1e999999` overflowed the guard's Decimal arithmetic before the quotes were pulled."""
     rig = make_rig(book)
     rig.tick()
-    rig.move("1e308")
+    rig.move(huge)
 
-    jumped = rig.tick()
+    refused = rig.tick()
 
-    assert jumped.outcome == "safety_stop" and "price_jump" in jumped.stops
+    assert refused.outcome == "safety_stop" and "not a sane price" in refused.stops["price_band"]
     assert rig.own() == []
+    assert rig.bot.price_guard.last == Decimal(100)  # the anchor is not poisoned
 
 
 def test_a_huge_first_price_quotes_nothing_the_market_cannot_store(book: TwoAssetMarket) -> None:
     rig = make_rig(book)
-    rig.move("1e308")
+    rig.move("1e30")  # sane by the parser's bound, but 5 BND cost 5e36 USD units: > 2^96
 
     report = rig.tick()
 
@@ -118,19 +127,46 @@ def test_a_huge_first_price_quotes_nothing_the_market_cannot_store(book: TwoAsse
     assert rig.own() == []
 
 
-def test_a_tenfold_jump_is_followed_only_after_confirming_readings(book: TwoAssetMarket) -> None:
-    rig = make_rig(book, limits=RiskLimits(max_price_move_bps=500, price_confirmations=3))
+def test_a_tenfold_jump_is_never_followed_by_itself(book: TwoAssetMarket) -> None:
+    """A source that jumps 10x and then repeats itself for minutes does not confirm itself:
+    beyond max_price_jump_bps (5000) only an operator (--reset-price-anchor) moves the anchor."""
+    rig = make_rig(book)
     rig.tick()
-    rig.move("1000")
+    for _ in range(10):
+        rig.clock.now += 30
+        rig.move("1000")
+        report = rig.tick()
+        assert "max_price_jump_bps 5000" in report.stops["price_jump"]
+        assert rig.own() == []
+    assert rig.bot.price_guard.last == Decimal(100)
+    rig.move("100.2")  # the feed comes back near the anchor: followed at once
+    assert rig.tick().stops == {} and len(rig.own()) == 4
 
-    first, second = rig.tick(), rig.tick()
 
-    assert "price_jump" in first.stops and "price_jump" in second.stops
+def test_a_jump_is_followed_only_after_confirming_readings_spanning_confirm_s(
+    book: TwoAssetMarket,
+) -> None:
+    """Three readings of the same source within a second used to confirm a jump; they must
+    now also span price_confirm_s (30 s) of the bot's clock."""
+    limits = RiskLimits(max_price_move_bps=500, price_confirmations=3, price_confirm_s=30)
+    rig = make_rig(book, limits=limits)
+    rig.tick()
+    rig.move("130")
+
+    quick = [rig.tick() for _ in range(5)]  # five readings, no time passed
+
+    assert all("price_jump" in report.stops for report in quick)
+    assert "5 of 3 confirming readings over 0 of 30 s" in quick[-1].stops["price_jump"]
     assert rig.own() == []
-    third = rig.tick()
-    assert third.stops == {} and third.outcome == "quote"
+    rig.clock.now += 29
+    rig.move("130")
+    assert "price_jump" in rig.tick().stops
+    rig.clock.now += 1
+    rig.move("130")
+    confirmed = rig.tick()
+    assert confirmed.stops == {} and confirmed.outcome == "quote"
     asks, bids = asks_and_bids(rig)
-    assert min(asks) > 1000 > max(bids)
+    assert min(asks) > 130 > max(bids)
 
 
 def test_a_jump_that_does_not_repeat_is_never_followed(book: TwoAssetMarket) -> None:
@@ -288,7 +324,7 @@ def test_a_transaction_this_bot_did_not_sign_stops_it(book: TwoAssetMarket, worl
 
 
 def test_the_kill_switch_trips_when_the_loss_passes_the_limit(book: TwoAssetMarket) -> None:
-    limits = RiskLimits(max_loss=Decimal(100), max_price_move_bps=10_000)
+    limits = RiskLimits(max_loss=Decimal(100), max_price_move_bps=5_000)
     rig = make_rig(book, limits=limits)
     rig.tick()
     bids = [o for o in rig.own() if o.pay_token == book.usd.address]
@@ -409,3 +445,91 @@ def test_in_a_safety_stop_the_switch_is_left_to_run_out(book: TwoAssetMarket, wo
         assert rig.nonce() == nonce
     finally:
         restore_base_fee(world)
+
+
+# --- shutdown under a gas-fee spike ---------------------------------------------------------
+
+
+def test_shutdown_halves_cancel_batches_when_a_fee_spike_leaves_too_little_gas_money(
+    book: TwoAssetMarket, world: World
+) -> None:
+    """Eight offers, then the base fee jumps: the gas money covers a cancel or two at the new
+    max fee, not one transaction cancelling all eight. Every cancel used to fail with
+    "insufficient funds" until the shutdown gave up; now batches halve until they fit."""
+    world.fund(book.usd, {"dave": FUNDS}, book.market)
+    world.fund(book.bnd, {"dave": FUNDS}, book.market)
+    wide = FixedSpreadParams(spread_bps=100, levels=4, level_spacing_bps=50, size=SIZE)
+    rig = make_rig(book, "dave", strategy=FixedSpread(wide))
+    rig.tick()
+    assert len(rig.own()) == 8
+    spike = 200 * GWEI
+    dave = world.addr("dave")
+    keep = 8 * 60_000 * spike  # ~8 single cancels at the spiked fee, not a batch's max fee
+    world.tx["dave"].send_value(world.addr("deployer"), world.w3.eth.get_balance(dave) - keep)
+    try:
+        set_base_fee(world, spike)
+        executor = rig.bot.executor
+        transactor = executor.market.transactor
+        assert "insufficient funds" in " ".join(executor.cancel_all(rig.own()).errors).lower()
+
+        left = cancel_all(rig.bot.view, executor, transactor, 20, sleep=lambda _s: None)
+
+        assert left.clean and rig.own() == []
+    finally:
+        restore_base_fee(world)
+
+
+def test_a_shutdown_against_a_hanging_node_ends_by_its_timeout_and_names_the_last_offers(
+    book: TwoAssetMarket, fault_proxy: FaultProxy
+) -> None:
+    """The node stops answering (every answer 30 s late, past the 10 s per-attempt timeout).
+    Every RPC call of the shutdown used to get 10 s and five retries however short
+    shutdown_timeout_s was; now the shutdown's budget ends them, and since the bot never read
+    its offers again it names the ones its last tick left live."""
+    rig = make_rig(book, rpc_url=fault_proxy.url)
+    rig.tick()
+    quoted = sorted(offer.id for offer in rig.own())
+    assert len(quoted) == 4
+    fault_proxy.configure(FaultPlan(rates={"delay": 1.0}, delay_s=30.0))
+    bot = rig.bot
+    done: list[Leftovers] = []
+    worker = threading.Thread(
+        target=lambda: done.append(
+            cancel_all(
+                bot.view,
+                bot.executor,
+                bot.executor.market.transactor,
+                1.0,
+                last_known=bot.last_offer_ids,
+            )
+        )
+    )
+
+    worker.start()
+    worker.join(timeout=20)  # generous: the bound is 1 s; unbounded it takes minutes
+
+    assert not worker.is_alive(), "the shutdown outlived its timeout"
+    (left,) = done
+    assert left.offers is None and list(left.last_seen) == quoted
+    assert all(hex(offer_id) in left.describe() for offer_id in quoted)
+
+
+def test_a_bug_in_the_price_path_pulls_the_quotes_and_fails_the_tick(
+    book: TwoAssetMarket,
+) -> None:
+    """A feed plug-in (or the guard, or the P&L) raising something that is not an OtcmmError
+    used to end the tick with the old quotes standing."""
+    rig = make_rig(book, raw_feed=True)
+    rig.tick()
+    assert len(rig.own()) == 4
+
+    def broken() -> PriceReading:
+        raise ZeroDivisionError("feed plug-in bug")
+
+    rig.feed.read = broken  # type: ignore[method-assign]
+
+    with pytest.raises(ZeroDivisionError):
+        rig.tick()
+
+    assert rig.own() == []
+    assert metric_values(rig.bot.metrics)[("otcmm_tick_errors_total", frozenset())] == 1  # type: ignore[arg-type]

@@ -53,10 +53,17 @@ class BotProcess:
 class Service:
     """Runs a bot on an APScheduler interval until a signal or a fatal failure, then shuts down."""
 
-    def __init__(self, process: BotProcess, health: HealthServer | None) -> None:
+    def __init__(
+        self,
+        process: BotProcess,
+        health: HealthServer | None,
+        stopping: threading.Event | None = None,
+    ) -> None:
+        """`stopping`: the stop event the signal handlers set (`bots.service.signals`),
+        shared with the start-up so that a signal before the loop runs is not lost."""
         self.process = process
         self.health = health
-        self.stopping = threading.Event()
+        self.stopping = stopping or threading.Event()
         self.exit_code = 0
         self.failures = 0
         self.tx_failures = 0  # ticks in a row whose every transaction failed
@@ -133,15 +140,17 @@ class Service:
             self.health.set_ready(False, f"{self.failures} ticks failed in a row: {reason}")
 
     def _fatal(self, exc: OtcmmError) -> None:
+        """Stop first (exit code, readiness, the stop event), then try to persist: a record
+        that cannot be written (a full disk) must never keep the bot from stopping."""
         log.error("stopping the bot", error=str(exc))
-        if isinstance(exc, KillSwitchTripped):
-            self.process.kill_switch.trip(str(exc))
-        else:  # the other sender took our nonces: pull the offers with whatever nonce is free
-            self.process.transactor.relax_nonces()
         self.exit_code = exc.exit_code
+        self.stopping.set()
         if self.health:
             self.health.set_ready(False, str(exc))
-        self.stopping.set()
+        if isinstance(exc, KillSwitchTripped):
+            self.process.kill_switch.trip(str(exc))  # never raises: logs a failure
+        else:  # the other sender took our nonces: pull the offers with whatever nonce is free
+            self.process.transactor.relax_nonces()
 
     def run(self) -> int:
         """Block until a stop signal or a fatal failure, then clean up; return the exit code."""
@@ -165,7 +174,11 @@ class Service:
             return 0
         bot = self.process.bot
         left = cancel_all(
-            bot.view, bot.executor, self.process.transactor, config.runtime.shutdown_timeout_s
+            bot.view,
+            bot.executor,
+            self.process.transactor,
+            config.runtime.shutdown_timeout_s,
+            last_known=bot.last_offer_ids,
         )
         if not left.clean:
             log.error("shutdown incomplete", offers=left.describe())
