@@ -73,8 +73,8 @@ class RuntimeConfig(_Section):
     metrics_port: int | None = Field(default=9100, ge=0, le=65535)
     state_dir: Path | None = Field(
         default=None,
-        description="Account lock and kill-switch record; default: the journal's directory,"
-        " else <temp dir>/otcmm.",
+        description="Account lock, kill-switch record and price anchor; default: the journal's"
+        " directory, else <temp dir>/otcmm.",
     )
     unready_after_failures: int = Field(default=3, ge=1, le=1000)
     tick_timeout_s: float | None = Field(
