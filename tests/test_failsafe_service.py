@@ -255,6 +255,24 @@ def test_shutdown_retries_malformed_answers_and_racing_fills_until_the_book_is_e
     assert left.clean and view.offers == [] and executor.calls == 2
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "requote: node refused the transaction: insufficient funds for gas * price + value",
+        "requote: node refused the transaction: InsufficientFunds, Account balance is too low",
+    ],
+)
+def test_shutdown_halves_the_cancel_batch_while_the_gas_money_cannot_pay_for_it(
+    refusal: str,
+) -> None:
+    view = FakeView([offer(1), offer(2), offer(3), offer(4)])
+    executor = FakeExecutor(view, errors=[refusal] * 3)
+
+    left = cancel_all(view, executor, FakeTransactor(), 30, sleep=lambda _s: None)  # type: ignore[arg-type]
+
+    assert left.clean and executor.batches == [4, 2, 1, 1]
+
+
 def test_shutdown_that_cannot_finish_names_the_offers_left(tmp_path: Path) -> None:
     svc, _ = service(tmp_path, [], offers=[offer(7)], shutdown_timeout_s=0.2)
     svc.process.bot.executor.errors = ["refused"] * 1000  # type: ignore[attr-defined]

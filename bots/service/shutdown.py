@@ -33,7 +33,8 @@ log = structlog.get_logger("otcmm.service")
 
 FIRST_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 5.0
-_NO_FUNDS = "insufficient funds"  # geth, anvil, Nethermind and Parity/OpenEthereum all say so
+_NO_FUNDS = "insufficientfunds"  # "insufficient funds for gas * price + value" (geth, anvil,
+# Parity/OpenEthereum), "InsufficientFunds" (Nethermind), compared without spaces or underscores
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def _cancel_until(
 
 
 def _lacks_funds(errors: Sequence[str]) -> bool:
-    return any(_NO_FUNDS in error.lower() for error in errors)
+    return any(_NO_FUNDS in error.lower().replace(" ", "").replace("_", "") for error in errors)
 
 
 def _halve(batch: int) -> int:
