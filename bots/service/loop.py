@@ -13,12 +13,10 @@ and the kill switch; both pull every quote first, whatever `cancel_on_exit` says
 
 from __future__ import annotations
 
-import signal
 import threading
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import FrameType
 
 import structlog
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES
@@ -162,10 +160,6 @@ class Service:
         if self.health:
             self.health.set_ready(False, "shutting down")
         return self._shutdown()
-
-    def request_stop(self, signum: int, _frame: FrameType | None = None) -> None:
-        log.info("signal received", signal=signal.Signals(signum).name)
-        self.stopping.set()
 
     def _shutdown(self) -> int:
         config = self.process.config
