@@ -79,8 +79,11 @@ class AccountLock:
                 f"another otcmm process (pid {holder}) already runs with account {self.address} "
                 f"(lock {self.path}): one process per keystore"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:  # the pid only tells a second process who holds the lock: the flock is the lock
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:
+            log.warning("lock held, but its pid not written", error=exc.strerror or str(exc))
         self._fd = fd
         return self
 
