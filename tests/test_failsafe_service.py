@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import signal
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,8 @@ from typing import Any
 import pytest
 import structlog
 
+import bots.atomicfile
+import bots.chain.journal
 from bots.chain.waits import wait_left
 from bots.errors import ChainError, ForeignTransactionError
 from bots.service.config import BotConfig, load_config
@@ -26,12 +29,14 @@ from bots.service.logs import configure_logging
 from bots.service.loop import EXIT_OFFERS_LEFT, BotProcess, Service
 from bots.service.metrics import BotMetrics
 from bots.service.shutdown import cancel_all
+from bots.service.signals import StartupInterrupted, StopSignal
 from bots.service.state import AccountInUse, AccountLock, KillSwitchFile, state_dir
 from bots.tick.executor import Execution
 from bots.tick.pnl import KillSwitchTripped
 from bots.tick.reconcile import Plan
 from bots.tick.report import TickReport
 from strategies.api import LiveOffer
+from tests.diskfull import full_disk, temp_files
 
 ADDRESS = "0x" + "ab" * 20
 
@@ -93,12 +98,14 @@ class FakeExecutor:
         self.view = view
         self.errors = list(errors or [])
         self.calls = 0
+        self.batches: list[int] = []
 
     def settle_held(self, wait_s: float = 0.0) -> str | None:
         return None
 
-    def cancel_all(self, offers: list[LiveOffer]) -> Execution:
+    def cancel_all(self, offers: list[LiveOffer], batch: int = 60) -> Execution:
         self.calls += 1
+        self.batches.append(batch)
         if self.errors:
             return Execution(errors=[self.errors.pop(0)])
         self.view.offers = [o for o in self.view.offers if o not in offers]
@@ -107,6 +114,8 @@ class FakeExecutor:
 
 class FakeBot:
     """Raises the queued exceptions tick by tick, then ticks fine."""
+
+    last_offer_ids: tuple[int, ...] = ()
 
     def __init__(self, view: FakeView, executor: FakeExecutor, raises: list[Exception]):
         self.view, self.executor, self.raises = view, executor, list(raises)
@@ -258,6 +267,24 @@ def test_shutdown_retries_malformed_answers_and_racing_fills_until_the_book_is_e
     assert left.clean and view.offers == [] and executor.calls == 2
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "requote: node refused the transaction: insufficient funds for gas * price + value",
+        "requote: node refused the transaction: InsufficientFunds, Account balance is too low",
+    ],
+)
+def test_shutdown_halves_the_cancel_batch_while_the_gas_money_cannot_pay_for_it(
+    refusal: str,
+) -> None:
+    view = FakeView([offer(1), offer(2), offer(3), offer(4)])
+    executor = FakeExecutor(view, errors=[refusal] * 3)
+
+    left = cancel_all(view, executor, FakeTransactor(), 30, sleep=lambda _s: None)  # type: ignore[arg-type]
+
+    assert left.clean and executor.batches == [4, 2, 1, 1]
+
+
 def test_shutdown_that_cannot_finish_names_the_offers_left(tmp_path: Path) -> None:
     svc, _ = service(tmp_path, [], offers=[offer(7)], shutdown_timeout_s=0.2)
     svc.process.bot.executor.errors = ["refused"] * 1000  # type: ignore[attr-defined]
@@ -305,3 +332,46 @@ def test_metrics_listen_on_loopback_unless_configured(tmp_path: Path) -> None:
     assert config(tmp_path).runtime.metrics_host == "127.0.0.1"
     with HealthServer(BotMetrics(), port=0) as health:
         assert health.bound.startswith("127.0.0.1:")
+
+
+# --- a kill switch record on a full disk ----------------------------------------------------
+
+
+def test_a_kill_switch_record_that_cannot_be_written_still_stops_the_bot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC while recording the kill switch used to escape `_fatal` before the stop was
+    set: the bot kept ticking, and the temp file stayed behind."""
+    buf = io.StringIO()
+    configure_logging("json", stream=buf)
+    svc, health = service(
+        tmp_path, [KillSwitchTripped("kill switch: P&L -150 below -max_loss 100")], [offer(3)]
+    )
+    full_disk(monkeypatch, bots.atomicfile)
+
+    svc._tick()
+
+    assert svc.stopping.is_set() and readiness(health)[0] == 503
+    assert svc._shutdown() == 7 and svc.process.bot.view.offers == []
+    assert temp_files(tmp_path) == []
+    lines = [json.loads(line) for line in buf.getvalue().splitlines()]
+    (unwritten,) = [line for line in lines if line["event"].startswith("kill switch record")]
+    assert unwritten["error"] == "No space left on device"
+
+
+# --- signals during start-up ----------------------------------------------------------------
+
+
+def test_a_signal_during_start_up_interrupts_it_and_later_only_sets_the_stop_event() -> None:
+    stop = StopSignal()
+    with stop.installed(), pytest.raises(StartupInterrupted, match="SIGTERM"):
+        signal.raise_signal(signal.SIGTERM)  # the handler runs before this call returns
+        pytest.fail("the start-up went on after SIGTERM")
+    assert stop.event.is_set()
+
+    again = StopSignal()
+    with again.installed():
+        again.started()
+        signal.raise_signal(signal.SIGTERM)
+        assert again.event.is_set()  # no exception: the loop finishes its tick, then stops
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

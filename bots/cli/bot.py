@@ -44,7 +44,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     from bots.service.process import serve
 
-    return serve(config, clear_kill_switch=args.clear_kill_switch)
+    return serve(
+        config,
+        clear_kill_switch=args.clear_kill_switch,
+        reset_price_anchor=args.reset_price_anchor,
+    )
 
 
 def _market_ref(args: argparse.Namespace) -> MarketRef:
@@ -215,6 +219,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--clear-kill-switch",
         action="store_true",
         help="start although the kill switch tripped (after an operator has looked why)",
+    )
+    p.add_argument(
+        "--reset-price-anchor",
+        action="store_true",
+        help="forget the recorded price anchor: the first sane reading of the feed becomes the "
+        "anchor (after an operator has checked the feed's price; logged)",
     )
     p.set_defaults(handler=_cmd_run)
 

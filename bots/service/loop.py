@@ -16,13 +16,11 @@ and the kill switch; both pull every quote first, whatever `cancel_on_exit` says
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import FrameType
 
 import structlog
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES
@@ -59,10 +57,17 @@ class BotProcess:
 class Service:
     """Runs a bot on an APScheduler interval until a signal or a fatal failure, then shuts down."""
 
-    def __init__(self, process: BotProcess, health: HealthServer | None) -> None:
+    def __init__(
+        self,
+        process: BotProcess,
+        health: HealthServer | None,
+        stopping: threading.Event | None = None,
+    ) -> None:
+        """`stopping`: the stop event the signal handlers set (`bots.service.signals`),
+        shared with the start-up so that a signal before the loop runs is not lost."""
         self.process = process
         self.health = health
-        self.stopping = threading.Event()
+        self.stopping = stopping or threading.Event()
         self.exit_code = 0
         self.failures = 0
         self.tx_failures = 0  # ticks in a row whose every transaction failed
@@ -142,15 +147,17 @@ class Service:
             self.health.set_ready(False, f"{self.failures} ticks failed in a row: {reason}")
 
     def _fatal(self, exc: OtcmmError) -> None:
+        """Stop first (exit code, readiness, the stop event), then try to persist: a record
+        that cannot be written (a full disk) must never keep the bot from stopping."""
         log.error("stopping the bot", error=str(exc))
-        if isinstance(exc, KillSwitchTripped):
-            self.process.kill_switch.trip(str(exc))
-        else:  # the other sender took our nonces: pull the offers with whatever nonce is free
-            self.process.transactor.relax_nonces()
         self.exit_code = exc.exit_code
+        self.stopping.set()
         if self.health:
             self.health.set_ready(False, str(exc))
-        self.stopping.set()
+        if isinstance(exc, KillSwitchTripped):
+            self.process.kill_switch.trip(str(exc))  # never raises: logs a failure
+        else:  # the other sender took our nonces: pull the offers with whatever nonce is free
+            self.process.transactor.relax_nonces()
 
     def run(self) -> int:
         """Block until a stop signal or a fatal failure, then clean up; return the exit code."""
@@ -163,10 +170,6 @@ class Service:
             self.health.set_ready(False, "shutting down")
         return self._shutdown()
 
-    def request_stop(self, signum: int, _frame: FrameType | None = None) -> None:
-        log.info("signal received", signal=signal.Signals(signum).name)
-        self.stopping.set()
-
     def _shutdown(self) -> int:
         config = self.process.config
         if not config.runtime.cancel_on_exit and self.exit_code == 0:
@@ -174,7 +177,11 @@ class Service:
             return 0
         bot = self.process.bot
         left = cancel_all(
-            bot.view, bot.executor, self.process.transactor, config.runtime.shutdown_timeout_s
+            bot.view,
+            bot.executor,
+            self.process.transactor,
+            config.runtime.shutdown_timeout_s,
+            last_known=bot.last_offer_ids,
         )
         if not left.clean:
             log.error("shutdown incomplete", offers=left.describe())

@@ -101,14 +101,16 @@ class Executor:
             result.errors.append(str(exc))
         return result
 
-    def _requote(self, plan: Plan, result: Execution, deadline: int | None) -> None:
+    def _requote(
+        self, plan: Plan, result: Execution, deadline: int | None, batch: int = MAX_ACTIONS_PER_TX
+    ) -> None:
         makes = self._approved(plan.makes, result)
         specs = [(q.pay_amt, q.pay_token, q.buy_amt, q.buy_token) for q in makes]
         cancels = list(plan.cancels)
         try:
             while cancels or specs:
-                batch_cancels = cancels[:MAX_ACTIONS_PER_TX]
-                room = MAX_ACTIONS_PER_TX - len(batch_cancels)
+                batch_cancels = cancels[:batch]
+                room = batch - len(batch_cancels)
                 batch_specs = specs[:room]
                 if deadline is not None and batch_specs:
                     made = self.market.requote_until(batch_cancels, batch_specs, deadline)
@@ -152,8 +154,13 @@ class Executor:
         except TxError as exc:
             result.errors.append(str(exc))
 
-    def cancel_all(self, offers: Sequence[LiveOffer]) -> Execution:
-        """Pull `offers` (conditional on their remaining amount, like any cancel we send)."""
-        return self.execute(
-            Plan(keep=(), cancels=tuple((o.id, o.remaining) for o in offers), makes=()), ()
-        )
+    def cancel_all(self, offers: Sequence[LiveOffer], batch: int = MAX_ACTIONS_PER_TX) -> Execution:
+        """Pull `offers` (conditional on their remaining amount, like any cancel we send), at
+        most `batch` (1 .. `MAX_ACTIONS_PER_TX`) per transaction: a smaller transaction needs
+        less gas money up front. Stops at the first transaction that fails."""
+        batch = max(1, min(batch, MAX_ACTIONS_PER_TX))
+        result = Execution()
+        cancels = tuple((o.id, o.remaining) for o in offers)
+        if cancels:
+            self._requote(Plan(keep=(), cancels=cancels, makes=()), result, None, batch)
+        return result
