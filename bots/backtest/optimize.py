@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import sys
+import time
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from bots.backtest.studies import (
     worker_seed,
 )
 from bots.errors import ConfigError
+
+RUNNING_POLL_S = 1.0  # how often a finished worker looks whether the others' trials are done
 
 
 class TrialRejected(Exception):
@@ -267,3 +270,17 @@ def run_workers(plan: Plan, jobs: int, worker_index: int) -> None:
         futures = [pool.submit(run_worker, plan, f"{worker_index}.{j}") for j in range(jobs)]
         for future in futures:
             future.result()
+
+
+def await_running(plan: Plan, poll_s: float = RUNNING_POLL_S) -> None:
+    """Wait until no trial of the study is still running (other workers' last trials), so the
+    report a worker writes is the study's final one. Ends: a running trial either finishes or,
+    its worker dead, stops beating and is marked FAIL after `studies.GRACE_S` (checked here)."""
+    study = open_study(plan.storage, plan.study, plan.spec, plan.identity)
+    said = -1
+    while running := [t for t in study_trials(study) if t.state == TrialState.RUNNING]:
+        if len(running) != said:
+            said = len(running)
+            print(f"optimise: waiting for {said} trial(s) of other workers", file=sys.stderr)
+        optuna.storages.fail_stale_trials(study)
+        time.sleep(poll_s)

@@ -58,7 +58,7 @@ def optimize(
     scenario: Scenario,
     out: Path,
 ) -> int:
-    from bots.backtest.optimize import Plan, check_spec, run_workers
+    from bots.backtest.optimize import Plan, await_running, check_spec, run_workers
     from bots.backtest.scenario import set_dotted
     from bots.backtest.studies import DEFAULT_DB, masked, resolve_storage, scenario_identity
 
@@ -106,6 +106,7 @@ def optimize(
             file=sys.stderr,
         )
         run_workers(plan, args.jobs, index)
+        await_running(plan)
     symbols = (scenario.market.base.symbol, scenario.market.quote.symbol)
     return _report(args, plan, out, symbols)
 
