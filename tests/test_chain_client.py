@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from web3 import Web3
 
 from bots.chain.fees import Fees, bump_within_cap, eip1559_fees, legacy_fees
+from bots.chain.restart import rebroadcast, wait_until_idle
 from bots.chain.rpc import (
     RetryingHTTPProvider,
     RpcUnreachable,
@@ -482,9 +483,9 @@ def test_wait_until_idle_reports_pending_transactions_until_they_mine(manual: Wo
     sender = Transactor(world.w3, world.accounts["alice"])
 
     assert sender.pending_count() == 1
-    assert sender.wait_until_idle(0.3) is False
+    assert wait_until_idle(sender, 0.3) is False
     world.chain.rpc("evm_mine")
-    assert sender.wait_until_idle(5) is True
+    assert wait_until_idle(sender, 5) is True
     assert sender.pending_count() == 0
 
 
@@ -522,10 +523,10 @@ def test_rebroadcast_returns_the_hash_of_a_pending_or_mined_transaction(manual: 
     signed = sign(world, "alice", transfer(world, "bob"), nonce)
     sender = Transactor(world.w3, world.accounts["alice"])
 
-    assert sender.rebroadcast(signed.raw_transaction) == signed.hash.to_0x_hex()  # pool forgot it
-    assert sender.rebroadcast(signed.raw_transaction) == signed.hash.to_0x_hex()  # in the pool
+    assert rebroadcast(sender, signed.raw_transaction) == signed.hash.to_0x_hex()  # pool forgot it
+    assert rebroadcast(sender, signed.raw_transaction) == signed.hash.to_0x_hex()  # in the pool
     world.chain.rpc("evm_mine")
-    assert sender.rebroadcast(signed.raw_transaction) == signed.hash.to_0x_hex()  # mined
+    assert rebroadcast(sender, signed.raw_transaction) == signed.hash.to_0x_hex()  # mined
     assert mined_nonce(world, "alice") == nonce + 1
 
 
@@ -537,7 +538,7 @@ def test_rebroadcast_of_a_transaction_whose_nonce_went_elsewhere_returns_none(
     sender = Transactor(world.w3, world.accounts["alice"])
     sender.send_value(world.addr("carol"), 1)  # takes the nonce first
 
-    assert sender.rebroadcast(journaled.raw_transaction) is None
+    assert rebroadcast(sender, journaled.raw_transaction) is None
     sender.send_value(world.addr("carol"), 1)
     assert mined_nonce(world, "alice") == nonce + 2
 
@@ -546,7 +547,7 @@ def test_rebroadcast_refuses_another_accounts_transaction(world: World) -> None:
     foreign = sign(world, "bob", transfer(world, "carol"), mined_nonce(world, "bob"))
     sender = Transactor(world.w3, world.accounts["alice"])
     with pytest.raises(TxError, match="not " + world.addr("alice")):
-        sender.rebroadcast(foreign.raw_transaction)
+        rebroadcast(sender, foreign.raw_transaction)
 
 
 def test_after_rebroadcast_the_next_send_takes_the_following_nonce(manual: World) -> None:
@@ -554,7 +555,7 @@ def test_after_rebroadcast_the_next_send_takes_the_following_nonce(manual: World
     nonce = mined_nonce(world, "alice")
     sender = Transactor(world.w3, world.accounts["alice"])
     sender.resync_nonce()
-    sender.rebroadcast(sign(world, "alice", transfer(world, "bob"), nonce).raw_transaction)
+    rebroadcast(sender, sign(world, "alice", transfer(world, "bob"), nonce).raw_transaction)
     recorder = Recorder()
     sender.on_event = recorder
 

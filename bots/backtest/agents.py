@@ -83,9 +83,9 @@ class TimedChainView(ChainView):
 
     timings: Timings
 
-    def read(self, tick: int) -> Observation:
+    def read(self, tick: int, held: Sequence[str] = ()) -> Observation:
         with self.timings.phase("snapshot (ChainView.read)"):
-            return super().read(tick)
+            return super().read(tick, held)
 
 
 class TimedExecutor(Executor):

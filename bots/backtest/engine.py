@@ -42,7 +42,8 @@ from bots.backtest.pricepath import PricePath, build_path
 from bots.backtest.results import AgentInfo, Checkpoint, QuoteView, RunResult, StepRecord
 from bots.backtest.scenario import Scenario
 from bots.backtest.world import Deployment, deploy
-from bots.chain.rpc import RetryingHTTPProvider, raw_request
+from bots.chain.rawrpc import raw_request
+from bots.chain.rpc import RetryingHTTPProvider
 from bots.devtools.chainconfig import devchain_params
 from bots.devtools.devchain import DevChain, DevChainParams, dev_accounts
 from bots.devtools.network import load_network

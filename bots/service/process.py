@@ -22,6 +22,7 @@ from web3 import Web3
 
 from bots.chain.journal import TxJournal
 from bots.chain.keystore import read_password, unlock
+from bots.chain.restart import rebroadcast, wait_until_idle
 from bots.chain.rpc import RetryingHTTPProvider, check_connection, connect
 from bots.chain.transactor import Transactor, TxEvent
 from bots.errors import ChainError, ConfigError
@@ -174,7 +175,7 @@ def _recover(transactor: Transactor, journal: GuardedJournal) -> None:
     chain_nonce = int(transactor.w3.eth.get_transaction_count(transactor.address, "latest"))
     for entry in journal.journal.open_entries(chain_nonce):
         log.info("rebroadcasting journaled transaction", tx_hash=entry.tx_hash, nonce=entry.nonce)
-        transactor.rebroadcast(entry.raw_tx)
+        rebroadcast(transactor, entry.raw_tx)
     _settle_pending(transactor)
     journal.compact()
 
@@ -183,7 +184,7 @@ def _settle_pending(transactor: Transactor) -> None:
     """Wait until no transaction of ours is pending, so the first snapshot sees its effects."""
     if transactor.pending_count():
         log.info("waiting for pending transactions of a previous run")
-        if not transactor.wait_until_idle(transactor.receipt_timeout_s):
+        if not wait_until_idle(transactor, transactor.receipt_timeout_s):
             raise ChainError("transactions of a previous run are still pending; not starting")
     transactor.resync_nonce()
 

@@ -10,6 +10,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from web3.types import TxReceipt
+
 from bots.chain.fees import Fees
 from bots.errors import TxError, TxPending
 from bots.market.approvals import Approvals
@@ -81,10 +83,17 @@ class Executor:
         """Raise `ForeignTransactionError` if the account has transactions we did not sign."""
         self.market.transactor.check_chain_nonce(mined)
 
-    def settle_held(self, wait_s: float = 0.0) -> str | None:
-        """Chase a transaction an earlier tick left pending; its label while still pending."""
+    def held_hashes(self) -> tuple[str, ...]:
+        """The versions of the transaction an earlier tick left pending (() when none)."""
+        return self.market.transactor.held_hashes
+
+    def settle_held(
+        self, wait_s: float = 0.0, *, known: TxReceipt | None = None, polled: bool = False
+    ) -> str | None:
+        """Chase a transaction an earlier tick left pending; its label while still pending.
+        `known` / `polled`: what the tick's snapshot read of its receipt (`Transactor`)."""
         try:
-            self.market.transactor.settle_held(wait_s)
+            self.market.transactor.settle_held(wait_s, known=known, polled=polled)
         except TxPending as exc:
             return str(exc)
         return None

@@ -106,10 +106,13 @@ class Bot:
         return report
 
     def _tick(self, tick: int) -> TickReport:
-        pending = self.executor.settle_held()
-        if pending is not None:
-            return pending_report(tick, pending, self.metrics)
-        observation = self.view.read(tick)
+        held = self.executor.held_hashes()
+        observation = self.view.read(tick, held)  # a held transaction's receipt rides along
+        if held:  # settled only when mined by the snapshot's block, which then shows it
+            receipt = observation.held_receipt
+            pending = self.executor.settle_held(known=receipt, polled=True)
+            if pending is not None:
+                return pending_report(tick, pending, self.metrics)
         self.executor.check_nonce(observation.nonce)
         self.executor.prime_fees(observation.fees)
         try:
