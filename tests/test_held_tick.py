@@ -13,18 +13,11 @@ from collections.abc import Iterator
 import pytest
 
 from bots.chain.waits import waits_until
-from tests.chainfixtures import TwoAssetMarket, World, rolled_back, two_asset_market
-from tests.tickrig import FUNDS, Rig, ladder, make_rig
+from tests.chainfixtures import TwoAssetMarket, World
+from tests.test_failsafe_tick import fresh_book  # noqa: F401 - the same BND/USD market
+from tests.tickrig import Rig, ladder, make_rig
 
 pytestmark = pytest.mark.chain
-
-
-@pytest.fixture(scope="module")
-def fresh_book(session_world: World) -> Iterator[TwoAssetMarket]:
-    with rolled_back(session_world):
-        yield two_asset_market(
-            session_world, TwoAssetMarket, ("alice", "bob"), FUNDS, usd_decimals=6
-        )
 
 
 @pytest.fixture
