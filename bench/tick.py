@@ -37,10 +37,10 @@ from bots.devtools.network import load_network
 from bots.feeds.sources import FallbackFeed, StaticFeed
 from bots.market.client import MarketClient
 from bots.market.gas import MAX_ACTIONS_PER_TX
+from bots.service.anchor import PriceAnchorFile
 from bots.service.config import BotConfig
 from bots.service.logs import configure_logging
 from bots.service.metrics import BotMetrics
-from bots.service.anchor import PriceAnchorFile
 from bots.service.process import AnchorStart, build
 from bots.service.state import KillSwitchFile
 from bots.tick.runner import Bot, TickReport
