@@ -172,9 +172,11 @@ class Engine:
         """Every agent reads the last block (its header read once, here) and sends into the
         step's block, in a seeded order (the node keeps arrival order: `--order fifo`); then
         that block is mined, stamped with the step's time. The previous step's quotes are the
-        book the first agent reads: the state that step's block left."""
-        with self.timings.phase("chain clock (evm_mine, block number)"):
-            self.header = raw_request(self.trade_w3, "eth_getBlockByNumber", ["latest", False])
+        book the first agent reads: the state that step's block left. `evm_mine_detailed`
+        answers with the block it mined: the next step's header without a call of its own."""
+        if not self.header:
+            with self.timings.phase("chain clock (evm_mine, block number)"):
+                self.header = raw_request(self.trade_w3, "eth_getBlockByNumber", ["latest", False])
         outcomes: dict[str, str] = {}
         errors: dict[str, int] = {}
         order = list(self.agents)
@@ -185,7 +187,10 @@ class Engine:
             if agent is order[0] and self.steps:
                 self._record_quotes(agent.bot.view.last_book)
         with self.timings.phase("chain clock (evm_mine, block number)"):
-            raw_request(self.w3, "evm_mine", [t])
+            mined = raw_request(self.w3, "evm_mine_detailed", [t])
+        if not isinstance(mined, list) or not mined or not isinstance(mined[-1], dict):
+            raise ChainError(f"evm_mine_detailed answered {str(mined)[:80]!r}, not the block")
+        self.header = mined[-1]
         return outcomes, errors
 
     def _record_quotes(self, book: tuple[list[LiveOffer], list[LiveOffer]] | None) -> None:
