@@ -64,7 +64,7 @@ k8s-render: $(PY_STAMP)
 # Offline: rendered files up to date, every overlay built and schema-checked, hadolint.
 k8s-validate: $(PY_STAMP)
 	$(BIN)/otcmm k8s render --check
-	$(BIN)/pytest -q tests/test_k8s.py tests/test_containerfile.py
+	$(BIN)/pytest -q tests/test_k8s.py tests/test_k8s_optimize.py tests/test_containerfile.py
 
 deploy: $(PY_STAMP)
 	k8s/scripts/deploy.sh $(OVERLAY)

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from bots.backtest.analytics import analyse
-from bots.backtest.engine import RunResult, run_backtest
+from bots.backtest.engine import run_backtest
+from bots.backtest.results import RunResult
 from bots.backtest.scenario import Scenario
 from bots.chain.fees import eip1559_fees
 from bots.chain.rpc import connect
@@ -189,9 +190,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2_000, help="steps of the backtest (2000)")
     parser.add_argument("--profile", action="store_true", help="add cProfile's top entries")
+    parser.add_argument(
+        "--yardstick",
+        type=int,
+        default=RAW_TRANSFERS,
+        metavar="N",
+        help=f"transactions per ceiling measurement ({RAW_TRANSFERS})",
+    )
     args = parser.parse_args(argv)
     configure_logging("console", "error")
-    before = offer_ceiling(RAW_TRANSFERS)  # the machine's load can change during the run:
+    before = offer_ceiling(args.yardstick)  # the machine's load can change during the run:
     with progress("bench", "step", every_tenth("bench")) as update:
         result, profile = profiled(
             args.profile,
@@ -202,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     analysis = analyse(result)
     if not analysis.ok:
         raise SystemExit("conservation or accounting check failed: the figures mean nothing")
-    after = offer_ceiling(RAW_TRANSFERS)  # measured before and after, the higher one counts
-    signed, send_only = raw_throughput(RAW_TRANSFERS)
+    after = offer_ceiling(args.yardstick)  # measured before and after, the higher one counts
+    signed, send_only = raw_throughput(args.yardstick)
     print(report(result, (before, after), signed, send_only))
     if profile:
         print("\ncProfile, top 15 by own time (profiling slows the run):")

@@ -16,6 +16,7 @@ claimed.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
@@ -36,10 +37,11 @@ from bots.devtools.network import load_network
 from bots.feeds.sources import FallbackFeed, StaticFeed
 from bots.market.client import MarketClient
 from bots.market.gas import MAX_ACTIONS_PER_TX
+from bots.service.anchor import PriceAnchorFile
 from bots.service.config import BotConfig
 from bots.service.logs import configure_logging
 from bots.service.metrics import BotMetrics
-from bots.service.process import build
+from bots.service.process import AnchorStart, build
 from bots.service.state import KillSwitchFile
 from bots.tick.runner import Bot, TickReport
 
@@ -145,8 +147,10 @@ def scenario(label: str, levels: int, foreign: int, requote: bool = False) -> Sa
         fund(m, Transactor(w3, maker), FUNDS, FUNDS)
         fund(m, Transactor(w3, other), FUNDS, FUNDS)
         foreign_book(w3, m, other, foreign)
-        kill_switch = KillSwitchFile(Path(tempfile.mkdtemp(prefix="otcmm-bench-")), maker.address)
-        bot = build(bench_config(chain, m, levels), maker, BotMetrics(), kill_switch).bot
+        state = Path(tempfile.mkdtemp(prefix="otcmm-bench-"))
+        kill_switch = KillSwitchFile(state, maker.address)
+        anchor = AnchorStart(None, "a fresh benchmark", PriceAnchorFile(state, maker.address))
+        bot = build(bench_config(chain, m, levels), maker, BotMetrics(), kill_switch, anchor).bot
         provider = bot.view.market.w3.provider
         if not isinstance(provider, RetryingHTTPProvider):
             raise SystemExit("bots.service.process.build no longer uses RetryingHTTPProvider")
@@ -177,12 +181,15 @@ def report(samples: list[Sample]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="books of 10 / 20 / 40 offers: checks it runs"
+    )
+    books = (10, 20, 40) if parser.parse_args(argv).quick else (100, 1_000, 10_000)
     configure_logging("console", "warning")  # keep the figures readable
     samples = [
-        scenario("no change, 10 own, book of 100", 5, 100),
-        scenario("no change, 10 own, book of 1,000", 5, 1_000),
-        scenario("no change, 10 own, book of 10,000", 5, 10_000),
+        *(scenario(f"no change, 10 own, book of {n:,}", 5, n) for n in books),
         scenario("no change, 100 own", 50, 0),
         scenario("requote all 50 own", 25, 0, requote=True),
     ]

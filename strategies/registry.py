@@ -18,12 +18,13 @@ from strategies.avellaneda_stoikov import AvellanedaStoikov
 from strategies.bands import Bands
 from strategies.fixed_spread import FixedSpread
 from strategies.noise import Noise
+from strategies.price_sensitive import PriceSensitive
 from strategies.taker import Taker
 
 ENTRY_POINT_GROUP = "otcmm.strategies"
 
 BUILTINS: Mapping[str, type[Strategy[Any]]] = {
-    cls.name: cls for cls in (AvellanedaStoikov, Bands, FixedSpread, Noise, Taker)
+    cls.name: cls for cls in (AvellanedaStoikov, Bands, FixedSpread, Noise, PriceSensitive, Taker)
 }
 
 

@@ -8,6 +8,7 @@ test runs it a second time. Small step counts keep the module within a few secon
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,8 +18,9 @@ from typing import Any
 import pytest
 
 from bots.backtest.analytics import Analysis, analyse
-from bots.backtest.engine import RunResult, run_backtest
+from bots.backtest.engine import run_backtest
 from bots.backtest.report import write_report
+from bots.backtest.results import RunResult
 from bots.backtest.scenario import Scenario
 from bots.devtools.network import load_network
 
@@ -152,12 +154,32 @@ def test_gas_is_counted_per_bot_and_costed_at_the_scenario_rate(run: Run) -> Non
     assert tight.txs > 0 and tight.gas_used > 0 and 0.5 <= tight.quote_uptime < 1.0
 
 
+def test_agents_sharing_a_block_race_and_every_lost_race_is_named(run: Run) -> None:
+    """Shared blocks: a take of an offer its maker replaced earlier in the block fails with
+    `OfferNotActive`, a conditional requote whose offer was taken first with
+    `UnexpectedRemaining`; no transaction fails for any other reason (out of gas, unknown)."""
+    reasons: Counter[str] = Counter()
+    for agent in run.result.agents:
+        assert sum(agent.txs_failed_by_reason.values()) == agent.txs_failed
+        reasons.update(agent.txs_failed_by_reason)
+    assert reasons["buy: OfferNotActive"] > 0
+    assert set(reasons) <= {"buy: OfferNotActive", "requoteUntil: UnexpectedRemaining"}
+    summary = json.loads((run.out / "summary.json").read_text())
+    assert sum(sum(a["txs_failed_by_reason"].values()) for a in summary["agents"]) == sum(
+        reasons.values()
+    )
+
+
 def test_with_a_block_per_transaction_a_maker_requotes_before_any_take() -> None:
     """The old mode: makers tick first, each transaction mined alone, and the quotes recorded
-    are the book after the makers' ticks, so a maker is always quoted on both sides."""
-    result = run_backtest(scenario(steps=8).model_copy(update={"blocks": "per_tx"}))
+    are the book after the makers' ticks, so a maker is always quoted on both sides; nothing
+    races, so nothing fails; and the mode is as deterministic as shared blocks."""
+    per_tx = scenario(steps=8).model_copy(update={"blocks": "per_tx"})
+    result = run_backtest(per_tx)
     tight = analyse(result).agent("tight")
     assert tight.quote_uptime == 1.0 and result.conservation.ok
+    assert all(agent.txs_failed == 0 for agent in result.agents)
+    assert len(result.events) > 8 and run_backtest(per_tx).events == result.events
 
 
 def test_report_files_exist_and_the_plots_are_png(run: Run) -> None:
@@ -178,6 +200,10 @@ def test_summary_json_carries_every_agent_and_the_checks(run: Run) -> None:
     tight = summary["agents"][0]
     for key in ("pnl_spread", "pnl_inventory", "fill_ratio", "adverse_selection_bps", "sharpe"):
         assert key in tight
+    # 25 one-minute steps: far too short a window for an annualised Sharpe ratio to mean
+    # anything, so it is not shown; the estimate is kept, marked, with its standard error
+    assert tight["sharpe"] is None and tight["sharpe_short_window"] is not None
+    assert tight["sharpe_stderr"] > 100
     assert summary["scenario"]["steps"] == 25
     rows = (run.out / "equity.csv").read_text().splitlines()
     assert len(rows) == 1 + 25 * 4

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from bots.backtest.analytics import max_drawdown, sharpe
 from bots.backtest.pricepath import build_path, load_csv
 from bots.backtest.scenario import (
     Scenario,
@@ -17,6 +16,7 @@ from bots.backtest.scenario import (
     scenario_from_raw,
     set_dotted,
 )
+from bots.backtest.stats import max_drawdown, sharpe
 from bots.backtest.sweep import build_grid
 from bots.cli.progress import every_tenth, progress
 from bots.errors import ConfigError

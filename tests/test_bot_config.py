@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import typing
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from bots.errors import ConfigError
-from bots.service.config import BotConfig, load_config
+from bots.service.config import BotConfig, RpcConfig, RuntimeConfig, load_config
+from bots.tick.limits import ReconcileConfig, RiskLimits
 
 MARKET = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 BASE = "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512"
@@ -271,3 +274,90 @@ def test_a_deployment_whose_market_is_still_in_flight_is_explained(tmp_path: Pat
         ConfigError, match=r"d\.json has no market yet: run the seed job to the end"
     ):
         load_config(write(tmp_path, text))
+
+
+# --- every number bounded (a setting of inf or 1e999999 must not switch a guard off) --------
+
+
+def _leaf_types(annotation: object) -> set[object]:
+    """The plain types inside `X | None` and `Annotated[X, ...]`."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _leaf_types(typing.get_args(annotation)[0])
+    args = typing.get_args(annotation)
+    if not args:
+        return {annotation}
+    return set().union(*(_leaf_types(arg) for arg in args))
+
+
+def _numeric_settings() -> list[tuple[str, str]]:
+    """`(env path, kind)` of every numeric setting of the bot and its sections, found from the
+    models themselves so that a new setting is covered without touching this test."""
+    found: list[tuple[str, str]] = []
+    sections = {"": BotConfig, "risk": RiskLimits, "runtime": RuntimeConfig, "rpc": RpcConfig}
+    sections["reconcile"] = ReconcileConfig
+    for section, model in sections.items():
+        for name, field in model.model_fields.items():
+            args = _leaf_types(field.annotation)
+            kind = next(
+                (k for t, k in ((float, "float"), (Decimal, "decimal"), (int, "int")) if t in args),
+                None,
+            )
+            if kind is not None:
+                found.append((f"{section}__{name}" if section else name, kind))
+    return found
+
+
+ABSURD = {"float": ["inf", "nan", "1e300"], "decimal": ["1e999999", "Infinity"], "int": ["1e80"]}
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [(name, value) for name, kind in _numeric_settings() for value in ABSURD[kind]],
+)
+def test_every_numeric_setting_refuses_infinite_and_absurd_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str, value: str
+) -> None:
+    if value == "1e80":
+        value = str(10**80)
+    monkeypatch.setenv(f"OTCMM_{setting.upper()}", value)
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(write(tmp_path, GOOD))
+
+    assert setting.split("__")[-1] in str(raised.value)
+
+
+def test_the_numeric_settings_walk_finds_the_guards() -> None:
+    names = {name for name, _ in _numeric_settings()}
+    assert {"tick_interval_s", "runtime__shutdown_timeout_s", "rpc__timeout_s"} <= names
+    assert {"risk__max_loss", "risk__max_price_jump_bps", "risk__price_confirm_s"} <= names
+
+
+@pytest.mark.parametrize(
+    ("feed", "field"),
+    [
+        ('kind = "gbm"\nstart = "100"\nvolatility = inf', "volatility"),
+        ('kind = "gbm"\nstart = "100"\nstep_s = 1e300', "step_s"),
+        ('kind = "gbm"\nstart = "1e999999"', "start"),
+        ('kind = "static"\nprice = "1e-999999"', "price"),
+        ('kind = "http"\nurl = "http://x"\nfield = "p"\ntimeout_s = inf', "timeout_s"),
+    ],
+)
+def test_feed_numbers_are_finite_and_bounded(tmp_path: Path, feed: str, field: str) -> None:
+    text = GOOD.replace('[feed]\nkind = "static"\nprice = "1.25"', f"[feed]\n{feed}")
+
+    with pytest.raises(ConfigError, match=f"feed.*{field}"):
+        load_config(write(tmp_path, text))
+
+
+def test_cli_check_refuses_an_infinite_tick_interval_in_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("tick_interval_s = 2", "tick_interval_s = inf"))
+    done = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "run", "--config", str(path), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout
+    (line,) = done.stderr.strip().splitlines()
+    assert "tick_interval_s" in line and line.startswith("otcmm: error: ")

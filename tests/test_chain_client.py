@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from web3 import Web3
 
 from bots.chain.fees import Fees, bump_within_cap, eip1559_fees, legacy_fees
+from bots.chain.restart import rebroadcast, wait_until_idle
 from bots.chain.rpc import (
     RetryingHTTPProvider,
     RpcUnreachable,
@@ -31,6 +32,7 @@ from bots.chain.rpc import (
 )
 from bots.chain.transactor import GasPriceCapExceeded, Transactor, TxEvent, current_fees
 from bots.chain.txpool import classify_send_error
+from bots.chain.waits import wait_left, waits_until
 from bots.devtools.devchain import DevChain, DevChainParams, dev_accounts
 from bots.errors import ChainError, ConfigError, TxError, TxPending
 from tests.chainfixtures import World
@@ -430,6 +432,48 @@ def test_bumping_stops_at_the_cap_and_the_wait_times_out(manual: World) -> None:
     assert sender.pending_count() == 1
 
 
+def test_a_send_holds_its_transaction_at_once_when_the_callers_wait_is_over(
+    manual: World,
+) -> None:
+    """A bot's tick may wait for receipts only until its next tick is due (`waits_until`)."""
+    world = manual
+    w3 = connect(world.chain.url)
+    calls: list[str] = []
+    w3.provider.on_request = calls.append  # type: ignore[attr-defined]
+    sender = Transactor(w3, world.accounts["alice"], receipt_timeout_s=2.0)
+
+    with waits_until(time.monotonic()), pytest.raises(TxPending, match="not mined within 0s"):
+        sender.send_value(world.addr("bob"), 1)
+
+    assert "eth_getTransactionReceipt" not in calls  # held without waiting for a block
+    assert sender.held == "send value"
+    world.chain.rpc("evm_mine")
+    receipt = sender.settle_held()
+    assert receipt is not None and receipt["status"] == 1 and sender.held is None
+
+
+def test_a_held_transaction_is_still_replaced_by_ticks_that_do_not_wait(manual: World) -> None:
+    """Ticks settle a held transaction with no wait at all: each settle still replaces it
+    once it is stuck (and would rebroadcast it), or it would stay stuck for good."""
+    world = manual
+    recorder = Recorder("replaced")
+    sender = Transactor(world.w3, world.accounts["alice"], stuck_after_s=0.05, on_event=recorder)
+    with waits_until(time.monotonic()), pytest.raises(TxPending):
+        sender.send_value(world.addr("bob"), 1)
+
+    deadline = time.monotonic() + 10
+    while not recorder.reached.is_set() and time.monotonic() < deadline:
+        with pytest.raises(TxPending, match="still pending"):
+            sender.settle_held(0.0)
+        time.sleep(0.02)
+
+    assert recorder.kinds == ["signed", "sent", "signed", "replaced"]
+    world.chain.rpc("evm_mine")
+    receipt = sender.settle_held(0.0)
+    assert receipt is not None
+    assert receipt["transactionHash"].to_0x_hex() == recorder.events[3].tx_hash
+
+
 def test_wait_until_idle_reports_pending_transactions_until_they_mine(manual: World) -> None:
     world = manual
     nonce = mined_nonce(world, "alice")
@@ -439,9 +483,9 @@ def test_wait_until_idle_reports_pending_transactions_until_they_mine(manual: Wo
     sender = Transactor(world.w3, world.accounts["alice"])
 
     assert sender.pending_count() == 1
-    assert sender.wait_until_idle(0.3) is False
+    assert wait_until_idle(sender, 0.3) is False
     world.chain.rpc("evm_mine")
-    assert sender.wait_until_idle(5) is True
+    assert wait_until_idle(sender, 5) is True
     assert sender.pending_count() == 0
 
 
@@ -479,10 +523,10 @@ def test_rebroadcast_returns_the_hash_of_a_pending_or_mined_transaction(manual: 
     signed = sign(world, "alice", transfer(world, "bob"), nonce)
     sender = Transactor(world.w3, world.accounts["alice"])
 
-    assert sender.rebroadcast(signed.raw_transaction) == signed.hash.to_0x_hex()  # pool forgot it
-    assert sender.rebroadcast(signed.raw_transaction) == signed.hash.to_0x_hex()  # in the pool
+    assert rebroadcast(sender, signed.raw_transaction) == signed.hash.to_0x_hex()  # pool forgot it
+    assert rebroadcast(sender, signed.raw_transaction) == signed.hash.to_0x_hex()  # in the pool
     world.chain.rpc("evm_mine")
-    assert sender.rebroadcast(signed.raw_transaction) == signed.hash.to_0x_hex()  # mined
+    assert rebroadcast(sender, signed.raw_transaction) == signed.hash.to_0x_hex()  # mined
     assert mined_nonce(world, "alice") == nonce + 1
 
 
@@ -494,7 +538,7 @@ def test_rebroadcast_of_a_transaction_whose_nonce_went_elsewhere_returns_none(
     sender = Transactor(world.w3, world.accounts["alice"])
     sender.send_value(world.addr("carol"), 1)  # takes the nonce first
 
-    assert sender.rebroadcast(journaled.raw_transaction) is None
+    assert rebroadcast(sender, journaled.raw_transaction) is None
     sender.send_value(world.addr("carol"), 1)
     assert mined_nonce(world, "alice") == nonce + 2
 
@@ -503,7 +547,7 @@ def test_rebroadcast_refuses_another_accounts_transaction(world: World) -> None:
     foreign = sign(world, "bob", transfer(world, "carol"), mined_nonce(world, "bob"))
     sender = Transactor(world.w3, world.accounts["alice"])
     with pytest.raises(TxError, match="not " + world.addr("alice")):
-        sender.rebroadcast(foreign.raw_transaction)
+        rebroadcast(sender, foreign.raw_transaction)
 
 
 def test_after_rebroadcast_the_next_send_takes_the_following_nonce(manual: World) -> None:
@@ -511,7 +555,7 @@ def test_after_rebroadcast_the_next_send_takes_the_following_nonce(manual: World
     nonce = mined_nonce(world, "alice")
     sender = Transactor(world.w3, world.accounts["alice"])
     sender.resync_nonce()
-    sender.rebroadcast(sign(world, "alice", transfer(world, "bob"), nonce).raw_transaction)
+    rebroadcast(sender, sign(world, "alice", transfer(world, "bob"), nonce).raw_transaction)
     recorder = Recorder()
     sender.on_event = recorder
 
@@ -765,3 +809,17 @@ def test_a_transaction_not_mined_within_the_tick_budget_is_held(manual: World) -
     assert receipt is not None and receipt["status"] == 1
     assert manual.w3.eth.get_transaction_count(manual.addr("alice")) == before + 1
     assert sender.held is None
+
+
+def test_wait_bounds_nest_to_the_earlier_one_and_end_with_their_block() -> None:
+    assert wait_left() is None
+    now = time.monotonic()
+    with waits_until(now + 100):
+        with waits_until(now + 1000):
+            inner = wait_left()
+            assert inner is not None and inner <= 100
+        with waits_until(now - 5):
+            assert wait_left() == 0.0
+        outer = wait_left()
+        assert outer is not None and 50 < outer <= 100
+    assert wait_left() is None

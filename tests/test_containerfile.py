@@ -144,7 +144,22 @@ def test_otcmm_home_holds_what_bots_paths_reads() -> None:
         relative = needed.relative_to(REPO_ROOT).as_posix()
         assert targets.get(f"{home}/{relative}") == relative, relative
     build_stage = args_of(STAGES[0], "FROM")[0].split()[-1]
-    assert args_of(FINAL, "COPY") == [f"--from={build_stage} /opt/otcmm /opt/otcmm"]
+    assert args_of(FINAL, "COPY") == [
+        f"--from={build_stage} /opt/otcmm /opt/otcmm",
+        f"--from=anvil /opt/app-root/src/anvil/anvil {env_of(FINAL)['OTCMM_ANVIL']}",
+    ]
+
+
+def test_the_runtime_has_anvil_for_backtests_but_no_node() -> None:
+    """The optimiser's workers run backtests on anvil: the binary from the npm platform package
+    of package-lock.json, copied out of a Node stage; Node itself never reaches the runtime."""
+    anvil = next(stage for stage in STAGES if args_of(stage, "FROM")[0].endswith(" AS anvil"))
+    assert re.fullmatch(
+        r"registry\.access\.redhat\.com/ubi9/nodejs-\d+:[\w.-]+ AS anvil", args_of(anvil, "FROM")[0]
+    )
+    run = " ".join(args_of(anvil, "RUN"))
+    assert "npm ci" in run and "@foundry-rs/anvil-linux-" in run
+    assert env_of(FINAL)["OTCMM_ANVIL"].startswith("/opt/otcmm/")
 
 
 def ignored(path: str, patterns: list[str]) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import signal
 import subprocess
 import sys
 import textwrap
@@ -18,6 +19,9 @@ from typing import Any
 import pytest
 import structlog
 
+import bots.atomicfile
+import bots.chain.journal
+from bots.chain.waits import wait_left
 from bots.errors import ChainError, ForeignTransactionError
 from bots.service.config import BotConfig, load_config
 from bots.service.health import HealthServer
@@ -25,12 +29,14 @@ from bots.service.logs import configure_logging
 from bots.service.loop import EXIT_OFFERS_LEFT, BotProcess, Service
 from bots.service.metrics import BotMetrics
 from bots.service.shutdown import cancel_all
+from bots.service.signals import StartupInterrupted, StopSignal
 from bots.service.state import AccountInUse, AccountLock, KillSwitchFile, state_dir
 from bots.tick.executor import Execution
 from bots.tick.pnl import KillSwitchTripped
 from bots.tick.reconcile import Plan
 from bots.tick.report import TickReport
 from strategies.api import LiveOffer
+from tests.diskfull import full_disk, temp_files
 
 ADDRESS = "0x" + "ab" * 20
 
@@ -92,12 +98,14 @@ class FakeExecutor:
         self.view = view
         self.errors = list(errors or [])
         self.calls = 0
+        self.batches: list[int] = []
 
     def settle_held(self, wait_s: float = 0.0) -> str | None:
         return None
 
-    def cancel_all(self, offers: list[LiveOffer]) -> Execution:
+    def cancel_all(self, offers: list[LiveOffer], batch: int = 60) -> Execution:
         self.calls += 1
+        self.batches.append(batch)
         if self.errors:
             return Execution(errors=[self.errors.pop(0)])
         self.view.offers = [o for o in self.view.offers if o not in offers]
@@ -107,10 +115,14 @@ class FakeExecutor:
 class FakeBot:
     """Raises the queued exceptions tick by tick, then ticks fine."""
 
+    last_offer_ids: tuple[int, ...] = ()
+
     def __init__(self, view: FakeView, executor: FakeExecutor, raises: list[Exception]):
         self.view, self.executor, self.raises = view, executor, list(raises)
+        self.wait_left: float | None = None  # what the last tick could wait for receipts
 
     def tick(self) -> TickReport:
+        self.wait_left = wait_left()
         if self.raises:
             raise self.raises.pop(0)
         return TickReport(0, "noop", Plan((), (), ()), Execution())
@@ -165,6 +177,15 @@ def test_readiness_goes_false_after_consecutive_failed_ticks_and_back_after_a_go
 
     svc._tick()
     assert readiness(health) == (200, "ok")
+
+
+def test_a_tick_waits_for_receipts_only_until_its_next_tick_is_due(tmp_path: Path) -> None:
+    svc, _ = service(tmp_path, [])
+    interval = svc.process.config.tick_interval_s
+    svc._tick()
+    left = svc.process.bot.wait_left  # type: ignore[attr-defined]
+    assert left is not None and 0 < left <= 0.8 * interval  # then the transaction is held
+    assert wait_left() is None  # the bound ends with the tick
 
 
 def test_a_crash_loop_logs_one_line_per_tick_and_the_traceback_once(tmp_path: Path) -> None:
@@ -246,6 +267,24 @@ def test_shutdown_retries_malformed_answers_and_racing_fills_until_the_book_is_e
     assert left.clean and view.offers == [] and executor.calls == 2
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "requote: node refused the transaction: insufficient funds for gas * price + value",
+        "requote: node refused the transaction: InsufficientFunds, Account balance is too low",
+    ],
+)
+def test_shutdown_halves_the_cancel_batch_while_the_gas_money_cannot_pay_for_it(
+    refusal: str,
+) -> None:
+    view = FakeView([offer(1), offer(2), offer(3), offer(4)])
+    executor = FakeExecutor(view, errors=[refusal] * 3)
+
+    left = cancel_all(view, executor, FakeTransactor(), 30, sleep=lambda _s: None)  # type: ignore[arg-type]
+
+    assert left.clean and executor.batches == [4, 2, 1, 1]
+
+
 def test_shutdown_that_cannot_finish_names_the_offers_left(tmp_path: Path) -> None:
     svc, _ = service(tmp_path, [], offers=[offer(7)], shutdown_timeout_s=0.2)
     svc.process.bot.executor.errors = ["refused"] * 1000  # type: ignore[attr-defined]
@@ -293,3 +332,46 @@ def test_metrics_listen_on_loopback_unless_configured(tmp_path: Path) -> None:
     assert config(tmp_path).runtime.metrics_host == "127.0.0.1"
     with HealthServer(BotMetrics(), port=0) as health:
         assert health.bound.startswith("127.0.0.1:")
+
+
+# --- a kill switch record on a full disk ----------------------------------------------------
+
+
+def test_a_kill_switch_record_that_cannot_be_written_still_stops_the_bot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC while recording the kill switch used to escape `_fatal` before the stop was
+    set: the bot kept ticking, and the temp file stayed behind."""
+    buf = io.StringIO()
+    configure_logging("json", stream=buf)
+    svc, health = service(
+        tmp_path, [KillSwitchTripped("kill switch: P&L -150 below -max_loss 100")], [offer(3)]
+    )
+    full_disk(monkeypatch, bots.atomicfile)
+
+    svc._tick()
+
+    assert svc.stopping.is_set() and readiness(health)[0] == 503
+    assert svc._shutdown() == 7 and svc.process.bot.view.offers == []
+    assert temp_files(tmp_path) == []
+    lines = [json.loads(line) for line in buf.getvalue().splitlines()]
+    (unwritten,) = [line for line in lines if line["event"].startswith("kill switch record")]
+    assert unwritten["error"] == "No space left on device"
+
+
+# --- signals during start-up ----------------------------------------------------------------
+
+
+def test_a_signal_during_start_up_interrupts_it_and_later_only_sets_the_stop_event() -> None:
+    stop = StopSignal()
+    with stop.installed(), pytest.raises(StartupInterrupted, match="SIGTERM"):
+        signal.raise_signal(signal.SIGTERM)  # the handler runs before this call returns
+        pytest.fail("the start-up went on after SIGTERM")
+    assert stop.event.is_set()
+
+    again = StopSignal()
+    with again.installed():
+        again.started()
+        signal.raise_signal(signal.SIGTERM)
+        assert again.event.is_set()  # no exception: the loop finishes its tick, then stops
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

@@ -1,4 +1,6 @@
-"""Fail-safe ticks: absurd prices, jumps, clocks, gas money and balances never give inventory away.
+"""Fail-safe ticks: quotes that cannot be built, gas money, balances, foreign transactions, the kill
+switch, a slow node and the dead-man's switch never give inventory away (prices: see
+`test_failsafe_price`).
 
 Each test drives a real bot tick against real contracts on the session anvil (`tests.tickrig`)
 with the failure the issue measured on the old code, and checks the chain afterwards.
@@ -61,97 +63,6 @@ def asks_and_bids(rig: Rig) -> tuple[list[Fraction], list[Fraction]]:
         else:
             bids.append(offer_price(base, quote, offer.buy_amt, offer.pay_amt))
     return asks, bids
-
-
-# --- absurd prices --------------------------------------------------------------------------
-
-
-def test_a_price_outside_the_configured_band_is_refused_and_the_quotes_pulled(
-    book: TwoAssetMarket,
-) -> None:
-    rig = make_rig(book, limits=RiskLimits(min_price=Decimal(50), max_price=Decimal(200)))
-    rig.tick()
-    rig.move("0.000000000000000000000000000001")
-
-    report = rig.tick()
-
-    assert report.outcome == "safety_stop" and "price_band" in report.stops
-    assert rig.own() == []
-
-
-def test_a_near_zero_first_price_never_posts_asks_below_the_best_bid(
-    book: TwoAssetMarket,
-) -> None:
-    bob = make_rig(book, "bob")
-    bob.tick()  # an honest maker quotes 99.5 / 100.5
-    best_bid = max(asks_and_bids(bob)[1])
-    rig = make_rig(book)  # no band configured, no price accepted yet
-    rig.move("1e-30")
-
-    report = rig.tick()
-
-    assert report.execution.errors == []
-    asks, _ = asks_and_bids(rig)
-    assert all(price > best_bid for price in asks)  # nothing given away
-    assert asks == []  # every ask would have crossed the book: post_only dropped them
-
-
-def test_a_huge_price_does_not_crash_the_tick_and_pulls_the_quotes(book: TwoAssetMarket) -> None:
-    rig = make_rig(book)
-    rig.tick()
-    rig.move("1e308")
-
-    jumped = rig.tick()
-
-    assert jumped.outcome == "safety_stop" and "price_jump" in jumped.stops
-    assert rig.own() == []
-
-
-def test_a_huge_first_price_quotes_nothing_the_market_cannot_store(book: TwoAssetMarket) -> None:
-    rig = make_rig(book)
-    rig.move("1e308")
-
-    report = rig.tick()
-
-    assert report.execution.errors == []
-    assert report.plan.makes == ()  # amounts of 2^96 or more were dropped, not sent
-    assert rig.own() == []
-
-
-def test_a_tenfold_jump_is_followed_only_after_confirming_readings(book: TwoAssetMarket) -> None:
-    rig = make_rig(book, limits=RiskLimits(max_price_move_bps=500, price_confirmations=3))
-    rig.tick()
-    rig.move("1000")
-
-    first, second = rig.tick(), rig.tick()
-
-    assert "price_jump" in first.stops and "price_jump" in second.stops
-    assert rig.own() == []
-    third = rig.tick()
-    assert third.stops == {} and third.outcome == "quote"
-    asks, bids = asks_and_bids(rig)
-    assert min(asks) > 1000 > max(bids)
-
-
-def test_a_jump_that_does_not_repeat_is_never_followed(book: TwoAssetMarket) -> None:
-    rig = make_rig(book, limits=RiskLimits(max_price_move_bps=500, price_confirmations=2))
-    rig.tick()
-    for price in ("1000", "10", "1000", "10"):  # a flapping source never confirms itself
-        rig.move(price)
-        assert "price_jump" in rig.tick().stops
-    rig.move("100.1")
-    assert rig.tick().stops == {}
-
-
-def test_a_reading_from_the_future_is_stale(book: TwoAssetMarket) -> None:
-    rig = make_rig(book, limits=RiskLimits(max_feed_skew_s=5))
-    rig.tick()
-    rig.feed.observed_at = rig.clock.now + 3600  # a source clock an hour ahead
-
-    report = rig.tick()
-
-    assert "stale_feed" in report.stops
-    assert rig.own() == []
 
 
 # --- a strategy that cannot build its quotes ------------------------------------------------
@@ -288,7 +199,7 @@ def test_a_transaction_this_bot_did_not_sign_stops_it(book: TwoAssetMarket, worl
 
 
 def test_the_kill_switch_trips_when_the_loss_passes_the_limit(book: TwoAssetMarket) -> None:
-    limits = RiskLimits(max_loss=Decimal(100), max_price_move_bps=10_000)
+    limits = RiskLimits(max_loss=Decimal(100), max_price_move_bps=5_000)
     rig = make_rig(book, limits=limits)
     rig.tick()
     bids = [o for o in rig.own() if o.pay_token == book.usd.address]

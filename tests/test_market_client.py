@@ -206,7 +206,7 @@ def test_pair_view_batches_the_first_pages_and_reads_on_for_long_books(
     bob.take(ids[0], 40)
     number = int(world.w3.eth.block_number)
 
-    bids, asks, balances, native, nonce, _fee = bob.pair_view(
+    bids, asks, balances, native, nonce, _fee, _extra = bob.pair_view(
         base.address, quote.address, alice.transactor.address, number
     )
 

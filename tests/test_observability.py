@@ -274,7 +274,22 @@ def server(clock: FakeClock) -> Iterator[HealthServer]:
         yield hs
 
 
+def test_healthz_stays_alive_during_a_long_start_up_while_readyz_does_not(
+    server: HealthServer, clock: FakeClock
+) -> None:
+    """Settling a previous run's transactions can outlast the liveness timeout; the kubelet
+    must not kill a bot for starting (it would only start again), but must not route to it."""
+    clock.now += 600  # no beat yet: the loop has not started
+    assert get(f"{server.url}/healthz")[::2] == (200, "starting")
+    assert get(f"{server.url}/readyz")[::2] == (503, "starting")
+    server.beat()  # the first tick: from now on silence counts
+    assert get(f"{server.url}/healthz")[::2] == (200, "ok")
+    clock.now += 31
+    assert get(f"{server.url}/healthz")[0] == 503
+
+
 def test_healthz_fails_when_the_loop_stops_beating(server: HealthServer, clock: FakeClock) -> None:
+    server.beat()
     assert get(f"{server.url}/healthz")[::2] == (200, "ok")
     clock.now += 30
     assert get(f"{server.url}/healthz")[0] == 200

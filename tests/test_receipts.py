@@ -17,8 +17,9 @@ from web3.logs import DISCARD
 from web3.providers.base import BaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
+from bots.chain.rawrpc import raw_request
 from bots.chain.receipts import fetch_receipts, format_receipt
-from bots.chain.rpc import connect, raw_request
+from bots.chain.rpc import connect
 from bots.chain.transactor import Transactor
 from bots.errors import ChainError
 from bots.market.approvals import Approvals

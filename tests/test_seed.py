@@ -485,7 +485,9 @@ def test_preflight_refuses_an_impossible_plan_and_sends_nothing(
     before = nonce(world)
     with pytest.raises(SeedError) as info:
         run_seed(world.w3, world.accounts["deployer"], plan, path)
-    assert "initializer lacks 1,000.50 EURT (needs 2,501,000.50, has 2,500,000.00)" in str(info.value)
+    assert "initializer lacks 1,000.50 EURT (needs 2,501,000.50, has 2,500,000.00)" in str(
+        info.value
+    )
     assert info.value.exit_code == 5
     assert nonce(world) == before
     assert not path.exists()

@@ -9,17 +9,18 @@ executor are timed subclasses, so a backtest can say where its time goes.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from bots.backtest.scenario import Inventory, NoiseFlow, Scenario, flow_strategy
+from bots.backtest.flows import Inventory, flow_offset, flow_strategy
+from bots.backtest.scenario import Scenario
 from bots.backtest.world import Deployment, agent_account, fund
 from bots.chain.transactor import Transactor, TxEvent
 from bots.feeds.sources import PriceReading
@@ -33,7 +34,7 @@ from bots.tick.snapshot import ChainView, Observation
 from strategies.api import LiveOffer, Take
 from strategies.registry import build_strategy
 
-Role = Literal["bot", "noise", "informed"]
+Role = Literal["bot", "noise", "price_sensitive", "informed"]
 RECEIPT_TIMEOUT_S = 30.0
 
 
@@ -82,9 +83,9 @@ class TimedChainView(ChainView):
 
     timings: Timings
 
-    def read(self, tick: int) -> Observation:
+    def read(self, tick: int, held: Sequence[str] = ()) -> Observation:
         with self.timings.phase("snapshot (ChainView.read)"):
-            return super().read(tick)
+            return super().read(tick, held)
 
 
 class TimedExecutor(Executor):
@@ -111,12 +112,14 @@ class GasMeter:
     mined: int = 0
     failed: int = 0
     gas_used: int = 0
+    failures: Counter[str] = field(default_factory=Counter)  # failed transactions by reason
 
     def __call__(self, event: TxEvent) -> None:
         if event.kind == "mined":
             self.mined += 1
         elif event.kind == "failed":
             self.failed += 1
+            self.failures[f"{event.label}: {event.reason or 'unknown'}"] += 1
         self.gas_used += event.gas_used or 0
 
 
@@ -174,13 +177,12 @@ def agent_plans(scenario: Scenario) -> list[AgentPlan]:
         for bot in scenario.bots
     ]
     for flow in scenario.flow:
-        strategy, params = flow_strategy(scenario, flow)
-        noise = isinstance(flow, NoiseFlow)
+        strategy, params = flow_strategy(scenario.seed, flow)
         plans.append(
             AgentPlan(
                 name=flow.name,
-                role="noise" if noise else "informed",
-                offset=0 if isinstance(flow, NoiseFlow) else flow.lookahead_steps,
+                role=flow.kind,
+                offset=flow_offset(flow),
                 strategy=strategy,
                 params=params,
                 inventory=flow.inventory,

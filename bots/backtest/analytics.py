@@ -14,12 +14,12 @@ the bots under test may see only with a lag):
   price); adverse selection = spread capture of those fills - their mark-out = sum of signed
   size x (price(step) - price(step + k)): how far the price went against the fills afterwards.
 
-Amounts are exact (`Decimal`) up to the statistics (drawdown, Sharpe), which are floats.
+Amounts are exact (`Decimal`) up to the statistics (drawdown, Sharpe: `bots.backtest.stats`,
+which also says when a window is long enough to show a Sharpe ratio), which are floats.
 """
 
 from __future__ import annotations
 
-import math
 from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -27,10 +27,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-import numpy as np
-
-from bots.backtest.engine import AgentInfo, QuoteView, RunResult
-from bots.backtest.pricepath import YEAR_S
+from bots.backtest.metrics import METRICS
+from bots.backtest.results import AgentInfo, QuoteView, RunResult
+from bots.backtest.stats import judge_sharpe, max_drawdown
 from bots.market.events import MarketEvent
 from bots.market.ledger import ConservationResult
 from strategies.money import Token
@@ -120,9 +119,13 @@ class AgentReport:
     adverse_selection_bps: float | None
     max_drawdown: float
     max_drawdown_pct: float | None
-    sharpe: float | None
+    sharpe: float | None  # None when the window is too short (bots.backtest.stats)
+    sharpe_short_window: float | None  # the estimate of a window too short to show it
+    sharpe_stderr: float | None
+    window_days: float
     txs: int
     txs_failed: int
+    txs_failed_by_reason: dict[str, int]
     tx_errors: int
     outcomes: dict[str, int]
     base_min: int
@@ -259,6 +262,7 @@ def agent_report(
     last = curve[-1] if curve else None
     markout, adverse, maker_quote_volume = _markouts(result, info, own)
     drawdown, drawdown_pct = max_drawdown(_net_series(start_equity, curve))
+    verdict = judge_sharpe(_net_series(start_equity, curve), [s.time for s in result.steps])
     volumes = _volumes(info, own, result)
     return AgentReport(
         name=info.name,
@@ -289,9 +293,13 @@ def agent_report(
         adverse_selection_bps=_ratio(adverse * 10_000, maker_quote_volume),
         max_drawdown=drawdown,
         max_drawdown_pct=drawdown_pct,
-        sharpe=sharpe(_net_series(start_equity, curve), [s.time for s in result.steps]),
+        sharpe=verdict.sharpe,
+        sharpe_short_window=verdict.short_window,
+        sharpe_stderr=verdict.stderr,
+        window_days=verdict.window_days,
         txs=info.txs,
         txs_failed=info.txs_failed,
+        txs_failed_by_reason=info.txs_failed_by_reason,
         tx_errors=sum(s.tx_errors.get(info.name, 0) for s in result.steps),
         outcomes=dict(Counter(s.outcomes[info.name] for s in result.steps)),
         base_min=min((p.base for p in curve), default=start_base),
@@ -359,27 +367,21 @@ def _net_series(start: Decimal, curve: Sequence[EquityPoint]) -> list[float]:
     return [float(start)] + [float(p.equity - p.gas_cost) for p in curve]
 
 
-def max_drawdown(equity: Sequence[float]) -> tuple[float, float | None]:
-    """Largest fall from a running peak, in quote tokens and as a share of that peak."""
-    if not equity:
-        return 0.0, None
-    values = np.asarray(equity, dtype=float)
-    peaks = np.maximum.accumulate(values)
-    falls = peaks - values
-    worst = int(np.argmax(falls))
-    peak = float(peaks[worst])
-    return float(falls[worst]), (float(falls[worst]) / peak if peak > 0 else None)
+def metric_value(agent: AgentReport, metric: str) -> float | int | None:
+    """One of `METRICS` of `agent` as a plain number (floats rounded to 6 places), or None
+    where it is undefined (no maker fills, nothing posted, a Sharpe window too short).
+    Raises ValueError for a name not in `METRICS`."""
+    if metric not in METRICS:
+        raise ValueError(f"not a metric: {metric!r}")
+    value = getattr(agent, metric)
+    if isinstance(value, Decimal | float):
+        return round(float(value), 6)
+    return value if isinstance(value, int) else None
 
 
-def sharpe(equity: Sequence[float], times: Sequence[int]) -> float | None:
-    """Annualised Sharpe ratio of per-step returns (no risk-free rate): mean / std x
-    sqrt(steps per year), the step length being the path's average."""
-    values = np.asarray(equity, dtype=float)
-    if len(values) < 3 or len(times) < 2 or np.any(values[:-1] <= 0):
-        return None
-    returns = np.diff(values) / values[:-1]
-    std = float(np.std(returns, ddof=1))
-    step_s = (times[-1] - times[0]) / (len(times) - 1)
-    if std == 0 or step_s <= 0 or not math.isfinite(std):
-        return None
-    return float(np.mean(returns)) / std * math.sqrt(YEAR_S / step_s)
+def report_of(result: RunResult, name: str) -> AgentReport:
+    """Agent `name`'s figures from a run so far (no accounting check: the run may be partial,
+    see `bots.backtest.engine.Checkpoint`)."""
+    info = next(a for a in result.agents if a.name == name)
+    own = [f for f in extract_fills(result) if f.sign_for(info.address)]
+    return agent_report(result, info, own, equity_curve(result, info, own))

@@ -29,8 +29,6 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -39,19 +37,20 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.types import RPCEndpoint, RPCResponse
 
-from bots.backtest.agents import Agent, Role, SimClock, Timings, agent_plans, build_agent
+from bots.backtest.agents import Agent, SimClock, Timings, agent_plans, build_agent
 from bots.backtest.pricepath import PricePath, build_path
-from bots.backtest.scenario import Inventory, Scenario
+from bots.backtest.results import AgentInfo, Checkpoint, QuoteView, RunResult, StepRecord
+from bots.backtest.scenario import Scenario
 from bots.backtest.world import Deployment, deploy
-from bots.chain.rpc import RetryingHTTPProvider, raw_request
+from bots.chain.rawrpc import raw_request
+from bots.chain.rpc import RetryingHTTPProvider
 from bots.devtools.chainconfig import devchain_params
 from bots.devtools.devchain import DevChain, DevChainParams, dev_accounts
 from bots.devtools.network import load_network
 from bots.errors import ChainError
-from bots.market.events import MarketEvent
 from bots.market.ledger import ConservationResult, conservation
 from strategies.api import LiveOffer
-from strategies.money import Token, offer_price
+from strategies.money import offer_price
 
 Progress = Callable[[int, int, int], None]
 """Called after each step with (steps done, steps in total, transactions so far)."""
@@ -72,68 +71,6 @@ class MiningProvider(RetryingHTTPProvider):
         if method == "eth_sendRawTransaction" and "error" not in response:
             super().make_request(RPCEndpoint("evm_mine"), [])
         return response
-
-
-@dataclass(frozen=True, slots=True)
-class QuoteView:
-    """A bot's live quotes right after its tick (quote per whole base): the best bid and ask,
-    and every level of each side, best first (the plots draw them all)."""
-
-    bid: float | None
-    ask: float | None
-    bids: tuple[float, ...] = ()
-    asks: tuple[float, ...] = ()
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    step: int
-    time: int
-    price: Decimal
-    first_block: int
-    last_block: int
-    quotes: dict[str, QuoteView]
-    outcomes: dict[str, str]
-    tx_errors: dict[str, int]
-    gas_used: dict[str, int]  # cumulative per agent at the end of the step
-
-
-@dataclass(frozen=True)
-class AgentInfo:
-    name: str
-    role: Role
-    address: str
-    strategy: str
-    params: dict[str, Any]
-    offset: int
-    inventory: Inventory
-    txs: int
-    txs_failed: int
-    gas_used: int
-    gas_paid_wei: int
-
-
-@dataclass
-class RunResult:
-    """Everything a report needs, read from the chain before it stopped."""
-
-    scenario: Scenario
-    path: PricePath
-    base: Token
-    quote: Token
-    agents: list[AgentInfo]
-    steps: list[StepRecord]
-    events: list[MarketEvent]
-    final_holdings: dict[str, tuple[int, int]]  # free + escrowed, base units
-    conservation: ConservationResult
-    wall_s: float
-    loop_s: float  # the steps alone: no chain start, setup or final reads
-    timings: dict[str, float] = field(default_factory=dict)
-    rpc_calls: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def txs(self) -> int:
-        return sum(a.txs + a.txs_failed for a in self.agents)
 
 
 class Engine:
@@ -195,13 +132,15 @@ class Engine:
             self.last_block = int(self.w3.eth.block_number)
 
     # ------------------------------------------------------------------ steps
-    def run_steps(self, progress: Progress | None) -> None:
+    def run_steps(self, progress: Progress | None, checkpoint: Checkpoint | None = None) -> None:
         started = time.perf_counter()
         total = len(self.path)
         for step in range(total):
             self.step(step)
             if progress is not None:
                 progress(step + 1, total, sum(a.gas.mined + a.gas.failed for a in self.agents))
+            if checkpoint and (step + 1) % checkpoint.every_steps == 0 and step + 1 < total:
+                checkpoint.call(step + 1, self.so_far(started))
         if self.shared and self.steps:
             self._record_quotes(None)  # the last step's block: nobody read it yet
         self.loop_s = time.perf_counter() - started
@@ -233,9 +172,11 @@ class Engine:
         """Every agent reads the last block (its header read once, here) and sends into the
         step's block, in a seeded order (the node keeps arrival order: `--order fifo`); then
         that block is mined, stamped with the step's time. The previous step's quotes are the
-        book the first agent reads: the state that step's block left."""
-        with self.timings.phase("chain clock (evm_mine, block number)"):
-            self.header = raw_request(self.trade_w3, "eth_getBlockByNumber", ["latest", False])
+        book the first agent reads: the state that step's block left. `evm_mine_detailed`
+        answers with the block it mined: the next step's header without a call of its own."""
+        if not self.header:
+            with self.timings.phase("chain clock (evm_mine, block number)"):
+                self.header = raw_request(self.trade_w3, "eth_getBlockByNumber", ["latest", False])
         outcomes: dict[str, str] = {}
         errors: dict[str, int] = {}
         order = list(self.agents)
@@ -246,7 +187,10 @@ class Engine:
             if agent is order[0] and self.steps:
                 self._record_quotes(agent.bot.view.last_book)
         with self.timings.phase("chain clock (evm_mine, block number)"):
-            raw_request(self.w3, "evm_mine", [t])
+            mined = raw_request(self.w3, "evm_mine_detailed", [t])
+        if not isinstance(mined, list) or not mined or not isinstance(mined[-1], dict):
+            raise ChainError(f"evm_mine_detailed answered {str(mined)[:80]!r}, not the block")
+        self.header = mined[-1]
         return outcomes, errors
 
     def _record_quotes(self, book: tuple[list[LiveOffer], list[LiveOffer]] | None) -> None:
@@ -340,6 +284,28 @@ class Engine:
             rpc_calls=dict(self.rpc_calls),
         )
 
+    def so_far(self, wall_started: float) -> RunResult:
+        """The run up to the last mined block, read without settling anything (only reads:
+        the chain and the agents go on exactly as without it). See `Checkpoint`."""
+        m = self.market
+        with self.timings.phase("checkpoint reads"):
+            events = m.market.events(self.steps[0].first_block, self.last_block)
+            infos = [self._info(a) for a in self.agents]
+        elapsed = time.perf_counter() - wall_started
+        return RunResult(
+            scenario=self.scenario,
+            path=self.path,
+            base=m.base,
+            quote=m.quote,
+            agents=infos,
+            steps=list(self.steps),
+            events=events,
+            final_holdings={},
+            conservation=ConservationResult(False, ("not checked: the run is not over",)),
+            wall_s=elapsed,
+            loop_s=elapsed,
+        )
+
     def _holdings(self, agent: Agent) -> tuple[int, int]:
         market = self.market.market
         escrow: Counter[str] = Counter()
@@ -363,6 +329,7 @@ class Engine:
             inventory=agent.plan.inventory,
             txs=agent.gas.mined,
             txs_failed=agent.gas.failed,
+            txs_failed_by_reason=dict(sorted(agent.gas.failures.items())),
             gas_used=agent.gas.gas_used,
             gas_paid_wei=agent.native_start_wei - native,
         )
@@ -388,8 +355,10 @@ def run_backtest(
     *,
     progress: Progress | None = None,
     params: DevChainParams | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> RunResult:
-    """Start a dev chain, replay the scenario, read the results, stop the chain."""
+    """Start a dev chain, replay the scenario, read the results, stop the chain (also when
+    `progress` or `checkpoint` raises: the exception propagates)."""
     started = time.perf_counter()
     path = build_path(scenario)
     params = params or devchain_params(load_network())
@@ -402,5 +371,5 @@ def run_backtest(
     with chain:
         engine = Engine(scenario, path, chain, timings)
         engine.setup(dev_accounts(params, 1)[0])
-        engine.run_steps(progress)
+        engine.run_steps(progress, checkpoint)
         return engine.finish(started)

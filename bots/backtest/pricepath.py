@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from bots.backtest.scenario import CsvPath, GbmPath, JumpPath, Scenario
+from bots.backtest.stats import YEAR_S
 from bots.errors import ConfigError
 from bots.feeds.pricefile import PriceFileError, read_price_rows
 from bots.numbers import count
-
-YEAR_S = 365 * 24 * 3600
 
 
 @dataclass(frozen=True)

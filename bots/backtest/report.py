@@ -18,6 +18,7 @@ from typing import Any
 
 from bots.backtest.analytics import AgentReport, Analysis
 from bots.backtest.scenario import CsvPath
+from bots.backtest.stats import SHARPE_MIN_DAYS, SHARPE_MIN_RETURNS
 from bots.numbers import count, decimal
 
 TRADE_COLUMNS = (
@@ -171,7 +172,7 @@ _ROWS: tuple[tuple[str, Callable[[AgentReport], str]], ...] = (
     ("quote uptime %", lambda a: _pct(a.quote_uptime)),
     ("adverse sel. {k} steps bps", lambda a: _num(a.adverse_selection_bps, 1)),
     ("max drawdown {q}", lambda a: _num(a.max_drawdown)),
-    ("Sharpe (annualised)", lambda a: _num(a.sharpe)),
+    ("Sharpe (annualised)", lambda a: _sharpe_cell(a)),
     ("txs (failed)", lambda a: f"{a.txs} ({a.txs_failed})"),
     ("gas used", lambda a: f"{a.gas_used:,}"),
 )
@@ -179,6 +180,25 @@ _ROWS: tuple[tuple[str, Callable[[AgentReport], str]], ...] = (
 
 def _num(value: Decimal | float | None, places: int = 2) -> str:
     return "-" if value is None else decimal(value, places)
+
+
+def _sharpe_cell(agent: AgentReport) -> str:
+    """The Sharpe ratio, or `short*` when the window is too short to show it (see the note)."""
+    return "short*" if agent.sharpe_short_window is not None else _num(agent.sharpe)
+
+
+def sharpe_note(agents: Sequence[AgentReport]) -> str | None:
+    """The footnote of a `short*` Sharpe cell: the rule and how uncertain the estimate is."""
+    short = [a for a in agents if a.sharpe_short_window is not None]
+    if not short:
+        return None
+    errors = [a.sharpe_stderr for a in short if a.sharpe_stderr is not None]
+    spread = f" (standard error here about {max(errors):,.0f})" if errors else ""
+    return (
+        f"* Sharpe not shown: the window is {short[0].window_days:.2f} days; an annualised "
+        f"Sharpe ratio needs at least {SHARPE_MIN_DAYS} days and {SHARPE_MIN_RETURNS} steps"
+        f"{spread}; summary.json keeps the estimate as sharpe_short_window"
+    )
 
 
 def _pct(value: float | None) -> str:
@@ -200,12 +220,17 @@ def render_summary(analysis: Analysis, files: Sequence[Path] = ()) -> str:
         f"{figures['txs_per_s']} tx/s in the loop)",
         "",
     ]
-    width = max(12, *(len(a.name) + 2 for a in analysis.agents))
+    width = max(
+        12, *(len(a.name) + 2 for a in analysis.agents), *(len(a.role) + 2 for a in analysis.agents)
+    )
     lines.append(" " * 26 + "".join(f"{a.name:>{width}}" for a in analysis.agents))
     labels = {"q": r.quote.symbol, "b": r.base.symbol, "k": s.markout_steps}
     for label, cell in _ROWS:
         row = "".join(f"{cell(a):>{width}}" for a in analysis.agents)
         lines.append(f"{label.format(**labels):<26}{row}")
+    note = sharpe_note(analysis.agents)
+    if note:
+        lines.append(note)
     lines.append("")
     lines.append(
         f"conservation: {'OK' if r.conservation.ok else 'FAILED'}; "

@@ -9,7 +9,6 @@ Amounts are integers in base units, as in bot configs; prices are quote per whol
 from __future__ import annotations
 
 import copy
-import hashlib
 import tomllib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -19,6 +18,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bots.backtest.flows import NAME_PATTERN, FlowSpec, Inventory, flow_strategy
+from bots.backtest.optspec import OptimizeSpec
 from bots.errors import ConfigError
 from bots.numbers import count
 from bots.tick.limits import ReconcileConfig, RiskLimits
@@ -26,7 +27,6 @@ from bots.tomlfile import read_toml
 from strategies.api import StrategyConfigError
 from strategies.registry import build_strategy
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 SYMBOL_PATTERN = r"^[A-Za-z0-9]{1,11}$"
 DEFAULT_START = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)  # a Monday morning, for synthetic paths
 DEFAULT_INTERVAL_S = 60
@@ -102,13 +102,6 @@ class JumpPath(_Diffusion):
 PathSpec = Annotated[CsvPath | GbmPath | JumpPath, Field(discriminator="kind")]
 
 
-class Inventory(_Model):
-    """Starting holdings in base units of each token."""
-
-    base: int = Field(default=0, ge=0, lt=2**96)
-    quote: int = Field(default=0, ge=0, lt=2**96)
-
-
 class StrategySpec(_Model):
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
@@ -125,37 +118,6 @@ class BotSpec(_Model):
     )
     risk: RiskLimits = RiskLimits()
     reconcile: ReconcileConfig = ReconcileConfig()
-
-
-class NoiseFlow(_Model):
-    """Uninformed takers: the built-in `noise` strategy, seeded."""
-
-    kind: Literal["noise"]
-    name: str = Field(pattern=NAME_PATTERN)
-    inventory: Inventory = Inventory()
-    seed: int | None = Field(
-        default=None, ge=0, le=2**63 - 1, description="Default: derived from the name."
-    )
-    probability: float = Field(default=0.3, ge=0, le=1)
-    min_fraction: float = Field(default=0.1, gt=0, le=1)
-    max_fraction: float = Field(default=0.5, gt=0, le=1)
-
-
-class InformedFlow(_Model):
-    """An informed taker: the built-in `taker` strategy fed a better price than the makers'."""
-
-    kind: Literal["informed"]
-    name: str = Field(pattern=NAME_PATTERN)
-    inventory: Inventory = Inventory()
-    lookahead_steps: int = Field(
-        default=0, ge=0, le=10_000, description="0: the true price now; 1: the next step's."
-    )
-    edge_bps: int = Field(default=0, ge=0, le=10_000)
-    budget_quote: int = Field(ge=0, lt=2**96, description="Quote units it may spend per step.")
-    budget_base: int = Field(ge=0, lt=2**96, description="Base units it may sell per step.")
-
-
-FlowSpec = Annotated[NoiseFlow | InformedFlow, Field(discriminator="kind")]
 
 
 class Scenario(_Model):
@@ -178,6 +140,7 @@ class Scenario(_Model):
     bots: tuple[BotSpec, ...] = Field(min_length=1)
     flow: tuple[FlowSpec, ...] = ()
     sweep: dict[str, list[Scalar]] = Field(default_factory=dict)
+    optimize: OptimizeSpec | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
@@ -205,28 +168,6 @@ class Scenario(_Model):
     def start(self) -> datetime:
         moment = self.start_time or DEFAULT_START
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def derived_seed(seed: int, name: str) -> int:
-    """A per-agent seed fixed by the scenario seed and the agent's name (any process, any OS)."""
-    digest = hashlib.sha256(f"otcmm-backtest:{seed}:{name}".encode()).digest()
-    return int.from_bytes(digest[:4], "big")
-
-
-def flow_strategy(scenario: Scenario, flow: NoiseFlow | InformedFlow) -> tuple[str, dict[str, Any]]:
-    """The built-in strategy (name, params) a counter-flow agent runs."""
-    if isinstance(flow, NoiseFlow):
-        seed = derived_seed(scenario.seed, flow.name) if flow.seed is None else flow.seed
-        params = {"seed": seed, "probability": flow.probability}
-        return "noise", params | {
-            "min_fraction": flow.min_fraction,
-            "max_fraction": flow.max_fraction,
-        }
-    return "taker", {
-        "edge_bps": flow.edge_bps,
-        "budget_quote": flow.budget_quote,
-        "budget_base": flow.budget_base,
-    }
 
 
 def load_scenario(
@@ -268,7 +209,7 @@ def _error_lines(path: Path, exc: ValidationError) -> list[str]:
 def _strategy_problems(scenario: Scenario, path: Path) -> list[str]:
     """Every strategy's params checked by its own model, one line per bad field."""
     specs = [(f"bots.{b.name}", b.strategy.name, b.strategy.params) for b in scenario.bots]
-    specs += [(f"flow.{f.name}", *flow_strategy(scenario, f)) for f in scenario.flow]
+    specs += [(f"flow.{f.name}", *flow_strategy(scenario.seed, f)) for f in scenario.flow]
     problems = []
     for where, name, params in specs:
         try:
@@ -334,11 +275,40 @@ def parse_value(text: str) -> Scalar:
 
 
 def parse_assignments(items: Sequence[str], flag: str) -> dict[str, list[Scalar]]:
-    """``KEY=V1,V2`` items (of `flag`) as {key: [values]}; a bad item is a `ConfigError`."""
+    """``KEY=V1,V2`` items (of `flag`) as {key: [values]}; a bad item, or a key given twice, is
+    a `ConfigError`."""
     result: dict[str, list[Scalar]] = {}
     for item in items:
         key, sep, values = item.partition("=")
-        if not sep or not key.strip() or not values.strip():
+        key = key.strip()
+        if not sep or not key or not values.strip():
             raise ConfigError(f"{flag} {item!r}: expected KEY=VALUE[,VALUE...]")
-        result[key.strip()] = [parse_value(v.strip()) for v in values.split(",")]
+        if key in result:
+            raise ConfigError(f"{flag} {key}: given twice; give each key once")
+        result[key] = [parse_value(v.strip()) for v in values.split(",")]
     return result
+
+
+def canonical_key(raw: Mapping[str, Any], key: str) -> str:
+    """`key` with the single-bot shorthand spelled out (``strategy.x`` is
+    ``bots.<name>.strategy.x``), so two spellings of one value compare equal."""
+    parts = key.split(".")
+    if parts[0] in _BOT_KEYS:
+        try:
+            return f"bots.{_only_bot(raw, key)}.{key}"
+        except ConfigError:
+            return key  # set_dotted reports it when the key is used
+    return key
+
+
+def refuse_duplicates(raw: Mapping[str, Any], keys: Sequence[tuple[str, str]]) -> None:
+    """Refuse two (flag, key) pairs naming the same scenario value, however spelled."""
+    seen: dict[str, tuple[str, str]] = {}
+    for flag, key in keys:
+        canonical = canonical_key(raw, key)
+        if canonical in seen:
+            first_flag, first_key = seen[canonical]
+            raise ConfigError(
+                f"{flag} {key}: the same value as {first_flag} {first_key}; give each key once"
+            )
+        seen[canonical] = (flag, key)

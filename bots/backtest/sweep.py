@@ -14,37 +14,38 @@ import csv
 import math
 import multiprocessing
 import os
+import queue
 import re
 import signal
 import sys
-from collections.abc import Generator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from itertools import product
 from pathlib import Path
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import matplotlib
-from matplotlib.colors import Normalize, TwoSlopeNorm
-from matplotlib.figure import Figure
-
-from bots.backtest.analytics import AgentReport, analyse
+from bots.backtest.analytics import AgentReport, analyse, metric_value
 from bots.backtest.engine import run_backtest
+from bots.backtest.heatmap import short
+from bots.backtest.metrics import METRICS
 from bots.backtest.report import write_report
 from bots.backtest.scenario import Scalar, Scenario, scenario_from_raw
 from bots.devtools.lifetime import exit_with_parent
 from bots.errors import ConfigError
+from bots.numbers import count
 
-matplotlib.use("Agg")  # never try to open a window
-
-ROW_METRICS = (
-    "pnl_total", "pnl_spread", "pnl_inventory", "gas_cost", "pnl_net", "fills", "volume_base",
-    "fill_ratio", "quote_uptime", "adverse_selection_bps", "max_drawdown", "sharpe",
-)  # fmt: skip
+ROW_METRICS = METRICS
+MAX_GRID_POINTS = 256  # each point is a full backtest on its own dev chain
 TABLE_METRICS = ("pnl_net", "pnl_spread", "pnl_inventory", "fills", "quote_uptime", "sharpe")
 
 Row = dict[str, Any]
+if TYPE_CHECKING:  # not subscriptable at run time
+    import multiprocessing.queues
+
+    Events = multiprocessing.queues.Queue[tuple[int, int, int, object]]
+    # (point, steps done or -1 when done, steps in total, net P&L when done)
 
 
 @dataclass(frozen=True)
@@ -63,20 +64,25 @@ class GridPoint:
         return f"{self.index:03d}_" + re.sub(r"[^A-Za-z0-9_.-]+", "", text)[:80]
 
 
-def short(key: str) -> str:
-    """The last segment of a dotted key: `strategy.params.spread_bps` shows as `spread_bps`."""
-    return key.rsplit(".", 1)[-1]
-
-
 def build_grid(
     raw: Mapping[str, Any],
     path: Path,
     spec: Mapping[str, Sequence[Scalar]],
     sets: Mapping[str, Scalar],
 ) -> list[GridPoint]:
-    """Every grid point as a validated scenario; all problems of all points in one error."""
+    """Every grid point as a validated scenario; all problems of all points in one error.
+
+    At most `MAX_GRID_POINTS` points (each is a backtest on its own chain): a larger grid is a
+    `ConfigError` before any point is built."""
     if not 1 <= len(spec) <= 2:
         raise ConfigError(f"a sweep takes one or two parameters, got {len(spec)}")
+    size = math.prod(len(values) for values in spec.values())
+    if size > MAX_GRID_POINTS:
+        shape = " x ".join(str(len(values)) for values in spec.values())
+        raise ConfigError(
+            f"the grid has {size:,} points ({shape}); the limit is {MAX_GRID_POINTS}: give fewer "
+            "values, or search the ranges with --optimize"
+        )
     base = {k: v for k, v in raw.items() if k != "sweep"}
     points: list[GridPoint] = []
     problems: list[str] = []
@@ -105,44 +111,119 @@ def run_sweep(
 ) -> Generator[Row, None, None]:
     """Run every point (in up to `jobs` worker processes), yielding rows as points finish.
 
-    Close the iterator (`contextlib.closing`) when stopping early: an interruption
-    (`KeyboardInterrupt`, which the CLI raises for SIGINT and SIGTERM too) or a failed point
-    terminates the workers, which stop their dev chains, and the rows yielded so far stand.
-    Workers ignore SIGINT (a terminal's Ctrl-C reaches the whole process group: the parent
-    decides) and die with the parent if it is killed (`bots.devtools.lifetime`).
+    Progress goes to `stream` (stderr) per point: a line when it starts, at each quarter of its
+    steps, and when it is done (with its net P&L). Close the iterator (`contextlib.closing`)
+    when stopping early: an interruption (`KeyboardInterrupt`, which the CLI raises for SIGINT,
+    SIGTERM and SIGHUP too) or a failed point terminates the workers, which stop their dev
+    chains, and the rows yielded so far stand. Workers ignore SIGINT (a terminal's Ctrl-C
+    reaches the whole process group: the parent decides) and die with the parent if it is
+    killed (`bots.devtools.lifetime`).
     """
     stream = stream or sys.stderr
-    by_index = {point.index: point for point in points}
+    lines = PointLines(stream, len(points))
     if jobs <= 1 or len(points) <= 1:
-        for done, point in enumerate(points, 1):
-            row = run_point(point, out, plots)
-            _report_progress(stream, done, len(points), point, row)
+        for point in points:
+            row = run_point(point, out, plots, lines.step)
+            lines.done(point, net_pnl(row))
             yield row
         return
     context = multiprocessing.get_context("spawn")
+    events: Events = context.Queue()  # workers write, only this process reads: no lock to lose
+    stop = threading.Event()
+    relay = threading.Thread(target=lines.relay, args=(events, points, stop), daemon=True)
+    relay.start()
     pool = context.Pool(
         processes=min(jobs, len(points)),
         initializer=_init_worker,
-        initargs=(log_level, os.getpid()),
+        initargs=(log_level, os.getpid(), events),
     )
     try:
-        tasks = [(point, out, plots) for point in points]
-        for done, row in enumerate(pool.imap_unordered(_run_task, tasks), 1):
-            _report_progress(stream, done, len(points), by_index[int(row["run"])], row)
-            yield row
+        yield from pool.imap_unordered(_run_task, [(point, out, plots) for point in points])
         pool.close()
+        relay.join(timeout=30)  # the last done lines are on their way
     finally:
+        stop.set()
         pool.terminate()  # SIGTERM to busy workers: each stops its chain on the way out
         pool.join()
+        relay.join(timeout=5)
+
+
+PointProgress = Callable[[GridPoint, int, int], None]
+"""Called by `run_point` with (point, steps done, steps in total)."""
+
+_EVENTS: Events | None = None  # a worker's line to the parent
 
 
 def _run_task(task: tuple[GridPoint, Path, bool]) -> Row:
-    return run_point(*task)
+    row = run_point(*task, _post_progress)
+    if _EVENTS is not None:  # after its last step line: one queue keeps a worker's order
+        _EVENTS.put((task[0].index, -1, 0, net_pnl(row)))
+    return row
 
 
-def _init_worker(log_level: str, parent: int) -> None:
+def _post_progress(point: GridPoint, done: int, total: int) -> None:
+    if _EVENTS is not None:
+        _EVENTS.put((point.index, done, total, None))
+
+
+def net_pnl(row: Row) -> object:
+    """The row's net P&L (its first bot's), None if it has none."""
+    return next((v for k, v in row.items() if k.endswith("pnl_net")), None)
+
+
+class PointLines:
+    """Writes the per-point progress lines: started, each quarter of the steps, done."""
+
+    def __init__(self, stream: TextIO, total: int) -> None:
+        self.stream = stream
+        self.total = total
+        self.finished = 0
+        self.quarters: dict[int, int] = {}
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def step(self, point: GridPoint, done: int, total: int) -> None:
+        quarter = done * 4 // max(total, 1)
+        if self.quarters.get(point.index) == quarter:
+            return
+        self.quarters[point.index] = quarter
+        tag = f"sweep [{point.index + 1}/{self.total} {point.label}]"
+        if done <= 1 and quarter == 0:
+            self._write(f"{tag}: started, {count(total, 'step')}")
+        elif quarter < 4:
+            self._write(f"{tag}: step {done:,}/{total:,} ({25 * quarter}%)")
+
+    def done(self, point: GridPoint, net: object) -> None:
+        self.finished += 1
+        self._write(
+            f"sweep: {self.finished}/{self.total} done ({point.label}: net P&L {_cell(net)})"
+        )
+
+    def relay(self, events: Events, points: Sequence[GridPoint], stop: threading.Event) -> None:
+        """Write the workers' `events` until every point is done or `stop` is set."""
+        by_index = {point.index: point for point in points}
+        while self.finished < self.total and not stop.is_set():
+            try:
+                index, done, total, net = events.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            except (EOFError, OSError):  # a worker died mid-write: no more lines
+                return
+            if done < 0:
+                self.done(by_index[index], net)
+            else:
+                self.step(by_index[index], done, total)
+
+
+def _init_worker(log_level: str, parent: int, events: Events) -> None:
     """A sweep worker: dies with the parent, leaves Ctrl-C to it, stops cleanly on SIGTERM."""
     from bots.service.logs import configure_logging
+
+    global _EVENTS
+    _EVENTS = events
+    events.cancel_join_thread()  # a terminated worker exits without flushing progress lines
 
     exit_with_parent(parent, signal.SIGTERM)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -154,15 +235,16 @@ def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds `with DevChain(...)`: anvil is stopped
 
 
-def _report_progress(stream: TextIO, done: int, total: int, point: GridPoint, row: Row) -> None:
-    net = next((v for k, v in row.items() if k.endswith("pnl_net")), None)
-    stream.write(f"sweep: {done}/{total} done ({point.label}: net P&L {_cell(net)})\n")
-    stream.flush()
-
-
-def run_point(point: GridPoint, out: Path, plots: bool) -> Row:
+def run_point(
+    point: GridPoint, out: Path, plots: bool, progress: PointProgress | None = None
+) -> Row:
     """One grid point, start to finish, with its full report in `out/runs/<slug>/`."""
-    analysis = analyse(run_backtest(point.scenario))
+
+    def on_step(done: int, total: int, _txs: int) -> None:
+        if progress is not None:
+            progress(point, done, total)
+
+    analysis = analyse(run_backtest(point.scenario, progress=on_step))
     folder = out / "runs" / point.slug
     write_report(analysis, folder, plots=plots)
     bots = [a for a in analysis.agents if a.role == "bot"]
@@ -176,11 +258,7 @@ def run_point(point: GridPoint, out: Path, plots: bool) -> Row:
 
 
 def metrics(agent: AgentReport) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for key in ROW_METRICS:
-        value = getattr(agent, key)
-        values[key] = round(float(value), 6) if isinstance(value, Decimal | float) else value
-    return values
+    return {key: metric_value(agent, key) for key in ROW_METRICS}
 
 
 def write_sweep_csv(rows: Sequence[Row], path: Path) -> Path:
@@ -223,40 +301,3 @@ def metric_column(rows: Sequence[Row], metric: str) -> str:
         if short(column) == metric:
             return column
     raise ConfigError(f"--metric {metric}: not a sweep column; try one of {', '.join(ROW_METRICS)}")
-
-
-def _norm(grid: list[list[float]]) -> Normalize:
-    """Red for the worst, green for the best; centred on 0 when the values straddle it."""
-    finite = [v for line in grid for v in line if not math.isnan(v)]
-    low, high = min(finite, default=0.0), max(finite, default=0.0)
-    if low < 0 < high:
-        return TwoSlopeNorm(vcenter=0.0, vmin=low, vmax=high)
-    if low == high:
-        low, high = low - 1, high + 1
-    return Normalize(vmin=low, vmax=high)
-
-
-def heatmap(rows: Sequence[Row], keys: Sequence[str], column: str, path: Path) -> Path:
-    """`column` over the grid: rows are the first key's values, columns the second's."""
-    ys = list(dict.fromkeys(row[keys[0]] for row in rows))
-    xs = list(dict.fromkeys(row[keys[1]] for row in rows)) if len(keys) > 1 else [""]
-    grid = [[math.nan] * len(xs) for _ in ys]
-    for row in rows:
-        x = xs.index(row[keys[1]]) if len(keys) > 1 else 0
-        value = row.get(column)
-        grid[ys.index(row[keys[0]])][x] = math.nan if value is None else float(value)
-    fig = Figure(figsize=(1.4 * len(xs) + 3, 0.7 * len(ys) + 2), dpi=110)
-    ax = fig.add_subplot()
-    image = ax.imshow(grid, cmap="RdYlGn", norm=_norm(grid), aspect="auto")
-    for i, line in enumerate(grid):
-        for j, v in enumerate(line):
-            ax.text(j, i, "-" if math.isnan(v) else f"{v:,.2f}", ha="center", va="center")
-    ax.set_yticks(range(len(ys)), [str(y) for y in ys])
-    ax.set_ylabel(short(keys[0]))
-    ax.set_xticks(range(len(xs)), [str(x) for x in xs])
-    ax.set_xlabel(short(keys[1]) if len(keys) > 1 else "")
-    ax.set_title(column)
-    fig.colorbar(image, ax=ax)
-    fig.tight_layout()
-    fig.savefig(path)
-    return path

@@ -15,7 +15,8 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from bots.artifacts import load_artifact
-from bots.backtest.scenario import AssetSpec, Inventory, Scenario
+from bots.backtest.flows import Inventory
+from bots.backtest.scenario import AssetSpec, Scenario
 from bots.chain.transactor import Transactor
 from bots.market.client import MAX_UINT, MarketClient
 from strategies.money import Token

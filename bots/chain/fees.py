@@ -63,6 +63,14 @@ class Fees:
         fields = {key: int(tx[key]) for key in FEE_FIELDS if key in tx}
         return cls(fields) if fields else None
 
+    @classmethod
+    def carried(cls, tx: Mapping[str, Any]) -> Fees:
+        """`of` for a transaction prepared to carry fees; `AssertionError` if it carries none."""
+        fees = cls.of(tx)
+        if fees is None:
+            raise AssertionError("a prepared transaction always carries fees")
+        return fees
+
     def bumped(self) -> Fees:
         """Fees that replace these in every pool: each field + (max fee // 8 + 1) wei.
 

@@ -13,12 +13,15 @@ open entries (a bot holds one transaction at a time, a few versions when fees we
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bots.atomicfile import write_atomic
 from bots.errors import ConfigError
 
 DEFAULT_MAX_BYTES = 256 * 1024
@@ -83,14 +86,14 @@ class TxJournal:
         self._open = {e.tx_hash: e for e in keep}
         self._write([_sent_record(e) for e in keep])
 
+    def probe(self) -> None:
+        """Append a record that means nothing (`{"e":"probe"}`): raises `OSError` while the
+        file cannot be written, so a caller can tell when the journal works again."""
+        self._append({"e": "probe"})
+
     def _write(self, records: list[dict[str, object]]) -> None:
         text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        write_atomic(self.path, text)  # a failure leaves the old file and no temp file
         self._size = len(text.encode())
 
     def _records(self) -> list[dict[str, Any]]:
@@ -107,12 +110,24 @@ class TxJournal:
         return records
 
     def _append(self, record: dict[str, object]) -> None:
-        line = json.dumps(record, separators=(",", ":")) + "\n"
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
-        self._size += len(line.encode())
+        """One line, fsynced; on `OSError` (a full disk) the file is cut back to its old end,
+        so a torn line cannot swallow the next record, and the error propagates."""
+        data = (json.dumps(record, separators=(",", ":")) + "\n").encode()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            end = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                written = os.write(fd, data)
+                if written != len(data):
+                    raise OSError(errno.ENOSPC, f"short write: {written} of {len(data)} bytes")
+                os.fsync(fd)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, end)
+                raise
+        finally:
+            os.close(fd)
+        self._size += len(data)
 
 
 def _sent_record(entry: JournalEntry) -> dict[str, object]:

@@ -14,11 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from hexbytes import HexBytes
-from web3 import HTTPProvider, Web3
+from web3 import Web3
 from web3.types import RPCEndpoint, TxReceipt
 
 from bots.addresses import checksum
-from bots.chain.rpc import raw_result
+from bots.chain.rawrpc import raw_batch_answers, raw_result
 from bots.errors import ChainError
 
 RECEIPT = "eth_getTransactionReceipt"
@@ -43,18 +43,23 @@ def fetch_receipts(w3: Web3, hashes: Sequence[str]) -> list[TxReceipt | None]:
     not yet indexed (geth answers "transaction indexing is in progress" for a while after a
     start): one call for one hash, one batch for several. Raises `ChainError` for any other
     error answer or a receipt that does not parse."""
-    calls = [(RECEIPT, [tx_hash]) for tx_hash in hashes]
-    provider = w3.provider
-    if len(calls) > 1 and isinstance(provider, HTTPProvider):
-        answers = provider.make_batch_request([(RPCEndpoint(m), p) for m, p in calls])
-        if not isinstance(answers, list):
-            answers = [answers] * len(calls)  # a refused batch: its error for each
+    calls = receipt_calls(hashes)
+    if len(calls) == 1:
+        answers = [w3.provider.make_request(RPCEndpoint(RECEIPT), calls[0][1])]
     else:
-        answers = [provider.make_request(RPCEndpoint(m), p) for m, p in calls]
-    return [_receipt(answer) for answer in answers]
+        answers = raw_batch_answers(w3, calls)
+    return [receipt_from_answer(answer) for answer in answers]
 
 
-def _receipt(answer: Any) -> TxReceipt | None:
+def receipt_calls(hashes: Sequence[str]) -> list[tuple[str, list[Any]]]:
+    """The JSON-RPC calls asking for the receipts of `hashes`, to put in a batch."""
+    return [(RECEIPT, [tx_hash]) for tx_hash in hashes]
+
+
+def receipt_from_answer(answer: Any) -> TxReceipt | None:
+    """The receipt in one JSON-RPC answer to `eth_getTransactionReceipt` (see
+    `fetch_receipts`): None when not mined or not indexed yet, else formatted; `ChainError`
+    for another error answer."""
     if isinstance(answer, Mapping) and _indexing(answer.get("error")):
         return None
     result = raw_result(RECEIPT, answer)

@@ -358,36 +358,3 @@ def tick_budget(w3: Web3, seconds: float) -> Iterator[None]:
         return
     with provider.budget(seconds):
         yield
-
-
-def raw_request(w3: Web3, method: str, params: list[Any]) -> Any:
-    """One JSON-RPC call straight through the provider: the raw `result` (hex strings, plain
-    dicts), without web3's formatters and middleware, which cost more CPU than a read of a
-    local node. Raises `ChainError` naming the method for an error answer."""
-    return raw_result(method, w3.provider.make_request(RPCEndpoint(method), params))
-
-
-def raw_batch(w3: Web3, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-    """`calls` as one JSON-RPC batch (one round trip), raw results in request order; see
-    `raw_request`."""
-    provider = w3.provider
-    if not isinstance(provider, HTTPProvider):  # a provider without batches: one by one
-        return [raw_request(w3, method, params) for method, params in calls]
-    answers = provider.make_batch_request([(RPCEndpoint(m), p) for m, p in calls])
-    if not isinstance(answers, list):
-        raise ChainError(f"RPC refused a batch of {len(calls)}: {_message(answers)}")
-    return [raw_result(method, a) for (method, _), a in zip(calls, answers, strict=True)]
-
-
-def raw_result(method: str, answer: Any) -> Any:
-    """The `result` of one JSON-RPC answer to `method`; `ChainError` naming it for an error."""
-    if not isinstance(answer, dict) or "error" in answer:
-        raise ChainError(f"RPC refused {method}: {_message(answer)}")
-    return answer.get("result")
-
-
-def _message(answer: Any) -> str:
-    error = answer.get("error") if isinstance(answer, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return str(error["message"])
-    return "malformed answer"

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from eth_account import Account
 from eth_account.datastructures import SignedTransaction
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
@@ -23,6 +22,7 @@ from web3.contract.contract import ContractFunction
 from web3.exceptions import ContractCustomError, ContractLogicError
 from web3.types import TxParams, TxReceipt
 
+from bots.addresses import checksum
 from bots.artifacts import Artifact
 from bots.chain.failure import mined_failure
 from bots.chain.fees import Fees, GasPriceCapExceeded, bump_within_cap, check_cap, current_fees
@@ -31,6 +31,7 @@ from bots.chain.nonces import Nonces
 from bots.chain.revert import decode_revert, revert_data
 from bots.chain.rpc import budget_left
 from bots.chain.txpool import SendResult, first_receipt, is_known, pending_count, send_raw
+from bots.chain.waits import wait_left
 from bots.errors import ForeignTransactionError, TxError, TxPending
 
 __all__ = ["Fees", "GasPriceCapExceeded", "Transactor", "TxEvent", "current_fees"]
@@ -39,7 +40,6 @@ GAS_MARGIN_NUM, GAS_MARGIN_DEN = 5, 4  # estimate * 1.25: state can move before 
 MAX_SEND_ATTEMPTS = 3  # signatures per send when the pool says the nonce is taken
 RECEIPT_POLL_S = 0.05  # the first receipt poll: automining dev chains answer at once
 MAX_RECEIPT_POLL_S = 0.5  # polls slow down by half each time up to this (PoA blocks: seconds)
-IDLE_POLL_S = 0.2
 
 
 class Transactor:
@@ -103,36 +103,6 @@ class Transactor:
         """How many transactions of this account wait in the node's pool."""
         return pending_count(self.w3, self.address)
 
-    def wait_until_idle(self, timeout_s: float) -> bool:
-        """Wait until no transaction of this account is pending; False if some still are.
-
-        A restarted bot calls this before reading its offers, so it never places again what a
-        transaction of its previous run is about to place.
-        """
-        deadline = time.monotonic() + timeout_s
-        while self.pending_count() > 0:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(IDLE_POLL_S)
-        self.resync_nonce()
-        return True
-
-    def rebroadcast(self, raw_tx: bytes) -> str | None:
-        """Send a transaction signed earlier again (from a journal, after a node restart).
-
-        Returns its hash while it is pending or mined, or None when another transaction took
-        its nonce (it can never mine). The local nonce is resynced on the next send.
-        """
-        sender = Account.recover_transaction(raw_tx)
-        if sender != self.address:
-            raise TxError(f"rebroadcast: transaction is from {sender}, not {self.address}")
-        tx_hash = Web3.keccak(raw_tx).to_0x_hex()
-        result, message = self._send_raw(raw_tx, tx_hash)
-        self.nonces.next = None
-        if result == "other":
-            raise TxError(f"rebroadcast: node refused {tx_hash}: {message}", tx_hash)
-        return tx_hash if result in ("accepted", "already_known") else None
-
     # ------------------------------------------------------------------ sending
     def transact(
         self, call: ContractFunction, *, gas: int | None = None, headroom: int = 0
@@ -168,7 +138,7 @@ class Transactor:
 
     def send_value(self, to: str, value_wei: int) -> TxReceipt:
         """Send native coin (gas money)."""
-        tx = {**self._base_tx(21_000), "to": Web3.to_checksum_address(to), "value": value_wei}
+        tx = {**self._base_tx(21_000), "to": checksum(to), "value": value_wei}
         return self.send(tx, label="send value")
 
     def send(
@@ -212,16 +182,31 @@ class Transactor:
         """The label of the transaction still pending from an earlier send, if any."""
         return None if self._held is None else self._held.label
 
-    def settle_held(self, wait_s: float = 0.0) -> TxReceipt | None:
+    @property
+    def held_hashes(self) -> tuple[str, ...]:
+        """Every signed version of the held transaction (0x-hex, oldest first); () if none."""
+        return () if self._held is None else tuple(self._held.hashes)
+
+    def settle_held(
+        self, wait_s: float = 0.0, *, known: TxReceipt | None = None, polled: bool = False
+    ) -> TxReceipt | None:
         """Chase the held transaction for up to `wait_s`; its receipt once mined, else None.
 
-        Raises `TxPending` while it is still pending. A held transaction that reverted is
-        reported as "failed" and its receipt returned (status 0): the caller re-reads the chain.
+        `known`: its receipt, read already (a tick's snapshot batch asks for it), used without
+        polling when it is a version of the held transaction; `polled`: the caller has just
+        asked and got none (the chase skips its first poll, still replacing or rebroadcasting
+        a stuck transaction). Raises `TxPending` while it is still pending. A held transaction
+        that reverted is reported as "failed" and its receipt returned (status 0): the caller
+        re-reads the chain.
         """
         flight = self._held
         if flight is None:
             return None
-        receipt = self._chase(flight, time.monotonic() + self._wait(wait_s))
+        if known is not None and known["transactionHash"].to_0x_hex() in flight.hashes:
+            receipt: TxReceipt | None = known
+        else:
+            deadline = time.monotonic() + self._wait(wait_s)
+            receipt = self._chase(flight, deadline, poll=not polled)
         if receipt is None:
             raise TxPending(
                 f"{flight.label} (nonce {flight.nonce}) still pending", flight.latest_hash
@@ -234,9 +219,11 @@ class Transactor:
         return receipt
 
     def _wait(self, wait_s: float) -> float:
-        """`wait_s`, cut to what is left of the caller's RPC time budget (a bot tick's)."""
+        """`wait_s`, cut to the caller's RPC time budget and its wait bound (a bot tick's)."""
         left = budget_left(self.w3)
-        return wait_s if left is None else max(0.0, min(wait_s, left - RECEIPT_POLL_S))
+        wait = wait_s if left is None else max(0.0, min(wait_s, left - RECEIPT_POLL_S))
+        bound = wait_left()
+        return wait if bound is None else min(wait, bound)
 
     def _prepare(
         self, tx: TxParams | Mapping[str, Any], label: str, headroom: int = 0
@@ -270,14 +257,14 @@ class Transactor:
                 label,
                 {**tx, "nonce": nonce},
                 nonce,
-                _fees(tx),
+                Fees.carried(tx),
                 [tx_hash],
                 [raw],
                 self.stuck_after_s,
                 time.monotonic(),
             )
             try:
-                result, message = self._send_raw(raw, tx_hash)
+                result, message = self.send_signed(raw, tx_hash)
             except Exception:
                 self._held = flight  # the node may have it though its answer was lost
                 raise
@@ -298,29 +285,34 @@ class Transactor:
         self._emit("failed", label, tx_hash, nonce, reason="refused")
         raise TxError(f"{label}: node refused {MAX_SEND_ATTEMPTS} nonces in a row: {message}")
 
-    def _send_raw(self, raw_tx: bytes, tx_hash: str) -> tuple[SendResult, str]:
+    def send_signed(self, raw_tx: bytes, tx_hash: str) -> tuple[SendResult, str]:
+        """Send a transaction signed earlier, as is (`bots.chain.txpool.send_raw`); after a
+        transport failure the nonce is asked of the node again."""
         try:
             return send_raw(self.w3, raw_tx, tx_hash)
         except Exception:
             self.nonces.next = None  # the node may or may not have it now: ask it next time
             raise
 
-    def _chase(self, flight: InFlight, deadline: float) -> TxReceipt | None:
+    def _chase(self, flight: InFlight, deadline: float, poll: bool = True) -> TxReceipt | None:
         """Poll for a receipt of any version until `deadline`, replacing the transaction while
         it is stuck and rebroadcasting it when the node has forgotten it; None if not mined.
-        Polls start every 50 ms and slow down to every 0.5 s: a few calls per block, not 20."""
+        Polls start every 50 ms and slow down to every 0.5 s: a few calls per block, not 20.
+        `poll=False`: the caller has just seen no receipt; the first poll is skipped."""
         pause = RECEIPT_POLL_S
-        while (receipt := first_receipt(self.w3, flight.hashes)) is None:
-            now = time.monotonic()
-            if now >= deadline:
-                return None
-            if flight.bump_due(now):
+        receipt = first_receipt(self.w3, flight.hashes) if poll else None
+        while receipt is None:
+            now = time.monotonic()  # replacing and rebroadcasting come first: a held
+            if flight.bump_due(now):  # transaction is chased by ticks that do not wait
                 self._replace(flight)
             elif flight.check_due(now) and not is_known(self.w3, flight.latest_hash):
-                self._send_raw(flight.latest_raw, flight.latest_hash)  # a restarted node
+                self.send_signed(flight.latest_raw, flight.latest_hash)  # a restarted node
                 self._emit("rebroadcast", flight.label, flight.latest_hash, flight.nonce)
+            if now >= deadline:
+                return None
             time.sleep(min(pause, max(0.0, deadline - now)))
             pause = min(pause * 3 / 2, MAX_RECEIPT_POLL_S)
+            receipt = first_receipt(self.w3, flight.hashes)
         return receipt
 
     def _replace(self, flight: InFlight) -> None:
@@ -335,7 +327,7 @@ class Transactor:
         signed = self._sign({**flight.tx, **fees.fields}, flight.nonce)
         tx_hash, raw = signed.hash.to_0x_hex(), bytes(signed.raw_transaction)
         self._emit("signed", flight.label, tx_hash, flight.nonce, raw_tx=raw)
-        result, _ = self._send_raw(raw, tx_hash)
+        result, _ = self.send_signed(raw, tx_hash)
         if result in ("accepted", "already_known"):
             flight.add_version(tx_hash, raw, fees)
             self._emit("replaced", flight.label, tx_hash, flight.nonce, raw_tx=raw)
@@ -388,10 +380,3 @@ class Transactor:
         if gas is not None:
             tx["gas"] = gas
         return tx
-
-
-def _fees(tx: Mapping[str, Any]) -> Fees:
-    fees = Fees.of(tx)
-    if fees is None:
-        raise AssertionError("a prepared transaction always carries fees")
-    return fees

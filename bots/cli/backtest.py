@@ -15,7 +15,9 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bots.backtest.scenario import parse_assignments, refuse_duplicates
 from bots.cli import argtypes
+from bots.cli.optimize import add_optimize_arguments, optimize
 from bots.cli.progress import every_tenth, progress
 from bots.errors import ConfigError, OtcmmError
 from bots.numbers import count
@@ -64,7 +66,13 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--metric", default="pnl_net", help="what the sweep heatmap shows (pnl_net)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="reuse the non-empty --out folder of an earlier backtest (deleting its contents)",
+    )
     p.add_argument("--check", action="store_true", help="only validate the scenario (and grid)")
+    add_optimize_arguments(p)
     p.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
@@ -75,7 +83,6 @@ def register(sub: Any) -> None:
 
 
 def _sets(items: list[str]) -> dict[str, Scalar]:
-    from bots.backtest.scenario import parse_assignments
 
     parsed = parse_assignments(items, "--set")
     for key, values in parsed.items():
@@ -86,14 +93,20 @@ def _sets(items: list[str]) -> dict[str, Scalar]:
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
     from bots.backtest.pricepath import build_path
-    from bots.backtest.scenario import load_scenario, parse_assignments
+    from bots.backtest.scenario import load_scenario
     from bots.service.logs import configure_logging
 
     configure_logging("console", args.log_level)
     sets = _sets(args.set)
     scenario, raw = load_scenario(args.config, sets)
-    spec = parse_assignments(args.sweep, "--sweep") or scenario.sweep
     out = args.out or DEFAULT_OUT / scenario.name
+    if args.optimize:
+        if args.sweep:
+            raise ConfigError("--optimize and --sweep: choose one")
+        return optimize(args, raw, sets, scenario, out)
+    sweeps = parse_assignments(args.sweep, "--sweep")
+    refuse_duplicates(raw, [("--set", k) for k in sets] + [("--sweep", k) for k in sweeps])
+    spec = sweeps or scenario.sweep
     if spec:
         return _sweep(args, raw, spec, sets, out)
     build_path(scenario)  # the price file parses, the simulation stays positive
@@ -108,8 +121,10 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 def _single(args: argparse.Namespace, scenario: Scenario, out: Path) -> int:
     from bots.backtest.analytics import analyse
     from bots.backtest.engine import run_backtest
+    from bots.backtest.outdir import prepare_out
     from bots.backtest.report import render_summary, write_report
 
+    prepare_out(out, force=args.force)
     label = f"backtest {scenario.name}"
     with progress(label, "step", every_tenth(label)) as update:
         result = run_backtest(
@@ -130,6 +145,7 @@ def _sweep(
     sets: dict[str, Scalar],
     out: Path,
 ) -> int:
+    from bots.backtest.outdir import prepare_out
     from bots.backtest.pricepath import build_path
     from bots.backtest.sweep import ROW_METRICS, build_grid, run_sweep
 
@@ -143,8 +159,11 @@ def _sweep(
         print(f"{args.config}: ok ({count(len(points), 'grid point')} over {', '.join(keys)})")
         return 0
     writable_dir(out, "--out")
+    prepare_out(out, force=args.force)
     runs = count(len(points), "run")
     print(f"sweep: {runs} over {', '.join(keys)}, {count(args.jobs, 'job')}", file=sys.stderr)
+    market = points[0].scenario.market
+    symbols = {"base": market.base.symbol, "quote": market.quote.symbol}
     rows: list[dict[str, object]] = []
     sweep = run_sweep(
         points, out, jobs=args.jobs, plots=not args.no_plots, log_level=args.log_level
@@ -154,29 +173,35 @@ def _sweep(
             rows.extend(sweep)
     except BaseException:  # interrupted or a point failed: keep what finished, then say why
         if rows:
-            files = _write_sweep(rows, keys, args.metric, out)
+            files = _write_sweep(rows, keys, args.metric, out, symbols)
             print(
                 f"sweep stopped after {len(rows)} of {runs}: wrote {', '.join(files)} in {out}/",
                 file=sys.stderr,
             )
         raise
-    _write_sweep(rows, keys, args.metric, out)
+    files = _write_sweep(rows, keys, args.metric, out, symbols)
     print(_render_table(rows, keys))
-    print(f"report: {out}/ (sweep.csv sweep_heatmap.png, runs/)")
+    print(f"report: {out}/ ({' '.join(files)}, runs/)")
     if not all(row["checks_ok"] for row in rows):
         raise OtcmmError("conservation or accounting check failed in a run: see sweep.csv")
     return 0
 
 
 def _write_sweep(
-    rows: list[dict[str, object]], keys: list[str], metric: str, out: Path
+    rows: list[dict[str, object]],
+    keys: list[str],
+    metric: str,
+    out: Path,
+    symbols: dict[str, str],
 ) -> list[str]:
     """sweep.csv (rows in grid order) and the heatmap; the names of the files written."""
-    from bots.backtest.sweep import heatmap, metric_column, write_sweep_csv
+    from bots.backtest.heatmap import heatmap
+    from bots.backtest.sweep import metric_column, write_sweep_csv
 
     ordered = sorted(rows, key=lambda row: int(str(row["run"])))
     files = [write_sweep_csv(ordered, out / "sweep.csv")]
-    files.append(heatmap(ordered, keys, metric_column(ordered, metric), out / "sweep_heatmap.png"))
+    column = metric_column(ordered, metric)
+    files.append(heatmap(ordered, keys, column, out / "sweep_heatmap.png", symbols))
     return [path.name for path in files]
 
 

@@ -23,7 +23,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     from bots.service.process import serve
 
-    return serve(config, clear_kill_switch=args.clear_kill_switch)
+    return serve(
+        config,
+        clear_kill_switch=args.clear_kill_switch,
+        reset_price_anchor=args.reset_price_anchor,
+    )
 
 
 def register(sub: Any) -> None:
@@ -48,6 +52,12 @@ def register(sub: Any) -> None:
         "--clear-kill-switch",
         action="store_true",
         help="start although the kill switch tripped (after an operator has looked why)",
+    )
+    p.add_argument(
+        "--reset-price-anchor",
+        action="store_true",
+        help="forget the recorded price anchor: the first sane reading of the feed becomes the "
+        "anchor (after an operator has checked the feed's price; logged)",
     )
     p.set_defaults(handler=_cmd_run)
     register_market(sub)

@@ -28,16 +28,33 @@ class PriceRow:
     price: Decimal
 
 
+MIN_PRICE_EXPONENT = -30  # a price below 1e-30 or ...
+MAX_PRICE_EXPONENT = 30  # ... of 1e31 or more (quote per whole base) is a broken source
+MAX_PRICE_DIGITS = 60  # significant digits: more is garbage, and costly to compute with
+
+
 def positive_price(value: object) -> Decimal:
-    """A finite price > 0 from text or an exact number (JSON floats arrive as ``Decimal``)."""
+    """A finite, sane price > 0 from text or an exact number (JSON floats arrive as `Decimal`).
+
+    The one parser every feed and the price guard share. Sane means at least 1e-30 and below
+    1e31 (quote per whole base token) with at most 60 significant digits: a source answering
+    `1e999999` is broken, and arithmetic on such a number overflows `Decimal`. Raises
+    `ValueError` with a one-line reason (the value cut to 40 characters).
+    """
     if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
         raise ValueError(f"not a number: {value!r:.40}")
+    if isinstance(value, str) and len(value) > 200:
+        raise ValueError(f"not a price: {len(value)} characters")
     try:
         price = Decimal(value.strip() if isinstance(value, str) else value)
     except InvalidOperation:
         raise ValueError(f"not a number: {value!r:.40}") from None
     if not price.is_finite() or price <= 0:
         raise ValueError(f"not a positive price: {value!r:.40}")
+    if not MIN_PRICE_EXPONENT <= price.adjusted() <= MAX_PRICE_EXPONENT:
+        raise ValueError(f"not a sane price (outside 1e-30 .. 1e31): {value!r:.40}")
+    if len(price.normalize().as_tuple().digits) > MAX_PRICE_DIGITS:
+        raise ValueError(f"not a sane price (more than {MAX_PRICE_DIGITS} digits): {value!r:.40}")
     return price
 
 

@@ -4,7 +4,9 @@ Strategies are pure, so every source of a price (a fixed number, a replayed file
 simulation, the market's own book) lives here at the I/O edge and hands the bot a
 :class:`PriceReading`. A feed that cannot tell the price *now* raises :class:`FeedError` rather
 than guess; the bot then tries the next feed of a :class:`FallbackFeed` or stops quoting.
-Every price is a ``Decimal`` parsed from text as written, never routed through a float.
+Every price is a ``Decimal`` parsed from text as written, never routed through a float, and
+passes the one shared parser (`bots.feeds.pricefile.positive_price`): finite, positive and sane
+(1e-30 .. 1e31), so a source answering ``1e999999`` is a `FeedError`, not a price.
 """
 
 from __future__ import annotations
@@ -212,11 +214,13 @@ class GbmFeed:
         self._clock = clock
 
     def read(self) -> PriceReading:
-        price = Decimal(f"{self._price:.12g}")
         shock = float(self._rng.standard_normal())
-        self._price *= math.exp(self._log_mean + self._log_std * shock)
-        if not price.is_finite() or price <= 0:
-            raise FeedError(f"{self.name}: simulation left the positive numbers ({price})")
+        try:
+            price = positive_price(f"{self._price:.12g}")
+        except ValueError as exc:
+            raise FeedError(f"{self.name}: simulation left the sane prices: {exc}") from None
+        finally:
+            self._price *= math.exp(self._log_mean + self._log_std * shock)
         return PriceReading(price, self._clock(), self.name)
 
 
@@ -247,7 +251,11 @@ class BookFeed:
             raise FeedError(f"{self.name}: no {'bids' if best_bid is None else 'asks'}")
         mid = (best_bid + best_ask) / 2
         with localcontext(prec=28):
-            price = Decimal(mid.numerator) / Decimal(mid.denominator)
+            mid_price = Decimal(mid.numerator) / Decimal(mid.denominator)
+        try:
+            price = positive_price(mid_price)
+        except ValueError as exc:
+            raise FeedError(f"{self.name}: {exc}") from None
         return PriceReading(price, self._clock(), self.name)
 
     def _price(self, offer: LiveOffer, pays: Token) -> Fraction:

@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from bots.errors import ConfigError
+from bots.feeds.pricefile import positive_price
 from bots.feeds.sources import (
     BookFeed,
     BookSource,
@@ -42,17 +43,25 @@ from strategies.money import Token
 
 
 def _as_written(value: object) -> object:
-    """TOML reads ``1.25`` as a float whose repr is what the user wrote; take the price from it."""
-    if isinstance(value, Decimal):
-        return value
+    """TOML reads ``1.25`` as a float whose repr is what the user wrote; take the price from it.
+
+    A finite positive number must also be sane (`positive_price`: 1e-30 .. 1e31, at most 60
+    digits); zero, negatives and non-finite values are left to the field's own checks."""
+    price: Decimal | None = None
     try:
-        if isinstance(value, float | str):
-            return Decimal(repr(value) if isinstance(value, float) else value.strip())
-        if isinstance(value, int) and not isinstance(value, bool):
-            return Decimal(value)
+        if isinstance(value, Decimal):
+            price = value
+        elif isinstance(value, float | str):
+            price = Decimal(repr(value) if isinstance(value, float) else value.strip())
+        elif isinstance(value, int) and not isinstance(value, bool):
+            price = Decimal(value)
     except InvalidOperation:
         pass
-    raise ValueError('must be a number, such as "1.25"')
+    if price is None:
+        raise ValueError('must be a number, such as "1.25"')
+    if price.is_finite() and price > 0:
+        return positive_price(price)
+    return price
 
 
 def _http_url(url: str) -> str:

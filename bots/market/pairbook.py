@@ -12,6 +12,8 @@ chain went backwards (a reorg, a reset dev chain) or too many blocks passed to a
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from typing import Any
 
 import structlog
 
@@ -54,21 +56,38 @@ class PairBook:
         self._block = -1
         self._since_full = 0
 
-    def read(self, owner: str, block: int, *, fee_method: str | None = None) -> PairView:
-        """The pair's bids and asks and `owner`'s account at `block` (see `PairView`)."""
+    def read(
+        self,
+        owner: str,
+        block: int,
+        *,
+        fee_method: str | None = None,
+        extra: Sequence[tuple[str, list[Any]]] = (),
+    ) -> PairView:
+        """The pair's bids and asks and `owner`'s account at `block` (see `PairView`); `extra`
+        calls ride in the same batch (their answers in `PairView.extra`)."""
         if self._full_read_due(block):
-            view = self.market.pair_view(self.base, self.quote, owner, block, fee_method=fee_method)
+            view = self.market.pair_view(
+                self.base, self.quote, owner, block, fee_method=fee_method, extra=extra
+            )
             self._reset({o.id: o for o in (*view.bids, *view.asks)}, block)
             return view
-        return self._follow(owner, block, fee_method)
+        return self._follow(owner, block, fee_method, extra)
 
-    def _follow(self, owner: str, block: int, fee_method: str | None) -> PairView:
+    def _follow(
+        self,
+        owner: str,
+        block: int,
+        fee_method: str | None,
+        extra: Sequence[tuple[str, list[Any]]] = (),
+    ) -> PairView:
         """Fold the logs since the last read into the book; the account read in the same batch."""
         assert self._offers is not None  # noqa: S101 - a full read came first
         logs_from = self._block + 1 if block > self._block else None
         account = self.market.account_view(
-            self.base, self.quote, owner, block, fee_method=fee_method, logs_from=logs_from
-        )
+            self.base, self.quote, owner, block, fee_method=fee_method, logs_from=logs_from,
+            extra=extra,
+        )  # fmt: skip
         if account.logs:
             events = [e for e in self._decoder.decode(account.logs) if self._ours(e)]
             self._offers = apply_events(self._offers, events)
@@ -76,7 +95,13 @@ class PairBook:
         bids = [o for o in self._offers.values() if o.pay_token == self.quote]
         asks = [o for o in self._offers.values() if o.pay_token == self.base]
         return PairView(
-            bids, asks, account.balances, account.native_wei, account.nonce, account.fee_suggestion
+            bids,
+            asks,
+            account.balances,
+            account.native_wei,
+            account.nonce,
+            account.fee_suggestion,
+            account.extra,
         )
 
     def _full_read_due(self, block: int) -> bool:

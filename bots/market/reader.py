@@ -23,7 +23,7 @@ from web3.utils import get_abi_output_types
 
 from bots.addresses import checksum
 from bots.artifacts import load_artifact
-from bots.chain.rpc import raw_batch, raw_request
+from bots.chain.rawrpc import raw_batch_answers, raw_request, raw_result
 from bots.errors import ChainError
 from bots.market.events import (
     SWITCH_LOGS,
@@ -66,6 +66,7 @@ class PairView(NamedTuple):
     native_wei: int  # gas money
     nonce: int  # transactions the account has mined by that block
     fee_suggestion: int | None = None  # the node's tip (or legacy gas price), when asked
+    extra: tuple[Any, ...] = ()  # the whole answers to the caller's extra calls, in order
 
 
 class AccountView(NamedTuple):
@@ -76,6 +77,7 @@ class AccountView(NamedTuple):
     nonce: int
     fee_suggestion: int | None
     logs: list[dict[str, Any]]  # the market's raw logs since the last read
+    extra: tuple[Any, ...] = ()  # the whole answers to the caller's extra calls, in order
 
 
 class MarketReader:
@@ -153,15 +155,24 @@ class MarketReader:
         return int(balance)
 
     def pair_view(
-        self, base: str, quote: str, owner: str, block: int, *, fee_method: str | None = None
+        self,
+        base: str,
+        quote: str,
+        owner: str,
+        block: int,
+        *,
+        fee_method: str | None = None,
+        extra: Sequence[tuple[str, list[Any]]] = (),
     ) -> PairView:
         """The book of a pair and `owner`'s account on it, all read at `block`.
 
         The first book pages, both token balances, the gas money, the account's nonce and, with
         `fee_method` (`eth_maxPriorityFeePerGas` or `eth_gasPrice`), the node's fee suggestion go
         out as one JSON-RPC batch straight through the provider: one round trip, no web3
-        formatting. Books longer than a page read on, page by page. Raises `ChainError` when the
-        market answers no data (no contract there, or not an OtcMarket).
+        formatting. Books longer than a page read on, page by page. `extra` calls ride in the
+        same batch; their whole answers come back in `PairView.extra` (an error answer there is
+        the caller's to read). Raises `ChainError` when the market answers no data (no contract
+        there, or not an OtcMarket).
         """
         owner = checksum(owner)
         base, quote = checksum(base), checksum(quote)
@@ -180,7 +191,7 @@ class MarketReader:
         calls += [("eth_getBalance", [owner, at]), ("eth_getTransactionCount", [owner, at])]
         if fee_method is not None:
             calls.append((fee_method, []))
-        results = raw_batch(self.w3, calls)
+        results, extras = self._batch(calls, extra)
         raw, (native, nonce, *fee) = results[:4], results[4:]
         decoded = [
             self._decode(types, data, contract.address)
@@ -196,7 +207,8 @@ class MarketReader:
             sides.append(offers)
         balances: dict[str, int] = {base: int(decoded[2][0]), quote: int(decoded[3][0])}
         suggestion = int(fee[0], 16) if fee else None
-        return PairView(sides[0], sides[1], balances, int(native, 16), int(nonce, 16), suggestion)
+        native_wei, mined = int(native, 16), int(nonce, 16)
+        return PairView(sides[0], sides[1], balances, native_wei, mined, suggestion, extras)
 
     def account_view(
         self,
@@ -207,10 +219,12 @@ class MarketReader:
         *,
         fee_method: str | None = None,
         logs_from: int | None = None,
+        extra: Sequence[tuple[str, list[Any]]] = (),
     ) -> AccountView:
         """`owner`'s balances, gas money and nonce at `block`, the node's fee suggestion, and
         the market's raw logs of blocks `logs_from..block` (None: no logs): one raw batch, a
-        bot's whole read of a tick when it keeps its book from the logs (`PairBook`)."""
+        bot's whole read of a tick when it keeps its book from the logs (`PairBook`). `extra`
+        calls ride along as in `pair_view`."""
         owner, at = checksum(owner), hex(block)
         reads = [self._prepare(self.token(t), "balanceOf", (owner,)) for t in (base, quote)]
         calls: list[tuple[str, list[Any]]] = [
@@ -223,7 +237,8 @@ class MarketReader:
             calls.append(("eth_getLogs", [query]))
         if fee_method is not None:
             calls.append((fee_method, []))
-        results = iter(raw_batch(self.w3, calls))
+        answered, extras = self._batch(calls, extra)
+        results = iter(answered)
         balances: dict[str, int] = {
             checksum(t): int(self._decode(types, next(results), t)[0])
             for t, (_, types) in zip((base, quote), reads, strict=True)
@@ -231,7 +246,16 @@ class MarketReader:
         native, nonce = int(next(results), 16), int(next(results), 16)
         logs = list(next(results)) if logs_from is not None else []
         suggestion = int(next(results), 16) if fee_method is not None else None
-        return AccountView(balances, native, nonce, suggestion, logs)
+        return AccountView(balances, native, nonce, suggestion, logs, extras)
+
+    def _batch(
+        self, calls: list[tuple[str, list[Any]]], extra: Sequence[tuple[str, list[Any]]]
+    ) -> tuple[list[Any], tuple[Any, ...]]:
+        """One batch of `calls` and `extra`: the results of `calls` (`ChainError` for an error
+        answer) and the whole answers to `extra`."""
+        answers = raw_batch_answers(self.w3, [*calls, *extra])
+        results = [raw_result(m, a) for (m, _), a in zip(calls, answers, strict=False)]
+        return results, tuple(answers[len(calls) :])
 
     @staticmethod
     def _decode(types: list[str], data: str, address: str) -> Any:

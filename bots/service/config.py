@@ -4,7 +4,8 @@ Precedence, highest first: environment (`OTCMM_RPC_URL`, nested with `__`:
 `OTCMM_RISK__MAX_GAS_PRICE_WEI`), then files in the secrets directory (Kubernetes mounts a
 Secret as one file per key: `otcmm_rpc_url`, `otcmm_keystore__password_file`), then the TOML
 file. Every problem is reported, one line each, before the bot touches the chain: a typo in a
-risk limit must stop the bot, not quietly fall back to a default.
+risk limit must stop the bot, not quietly fall back to a default. Every number is bounded and
+finite (`inf`, `nan` or `1e999999` is refused), so no setting can switch a guard off by accident.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from strategies.api import Strategy, StrategyConfigError
 from strategies.registry import build_strategy
 
 _SYMBOL = re.compile(r"[A-Za-z0-9]{1,11}")
+MAX_CHAIN_ID = 4_503_599_627_370_476  # EIP-2294: the largest chain id wallets can sign for
 
 
 class _Section(BaseModel):
@@ -57,10 +59,10 @@ class RpcConfig(_Section):
     `backoff_s`, doubling, at most `retries` times; `deadline_s` (optional) bounds one call
     with all its retries, so a tick never blocks on one call for longer."""
 
-    timeout_s: float = Field(default=10.0, gt=0, le=3_600)
+    timeout_s: float = Field(default=10.0, gt=0, le=600, allow_inf_nan=False)
     retries: int = Field(default=5, ge=0, le=100)
-    backoff_s: float = Field(default=0.25, ge=0, le=600)
-    deadline_s: float | None = Field(default=None, gt=0, le=3_600)
+    backoff_s: float = Field(default=0.25, ge=0, le=600, allow_inf_nan=False)
+    deadline_s: float | None = Field(default=None, gt=0, le=3_600, allow_inf_nan=False)
 
 
 class RuntimeConfig(_Section):
@@ -74,14 +76,15 @@ class RuntimeConfig(_Section):
     metrics_port: int | None = Field(default=9100, ge=0, le=65535)
     state_dir: Path | None = Field(
         default=None,
-        description="Account lock and kill-switch record; default: the journal's directory,"
-        " else <temp dir>/otcmm.",
+        description="Account lock, kill-switch record and price anchor; default: the journal's"
+        " directory, else <temp dir>/otcmm.",
     )
     unready_after_failures: int = Field(default=3, ge=1, le=1000)
     tick_timeout_s: float | None = Field(
         default=None,
         gt=0,
         le=3600,
+        allow_inf_nan=False,
         description="No tick blocks longer: RPC calls and receipt waits end by then (a pending"
         " transaction is held). Default: twice tick_interval_s, at least 10 s.",
     )
@@ -94,9 +97,9 @@ class RuntimeConfig(_Section):
         le=1 << 30,
         description="Rewrite the journal with only its open entries once it grows past this.",
     )
-    receipt_timeout_s: float = Field(default=60.0, gt=0, le=86_400)
-    stuck_after_s: float | None = Field(default=30.0, gt=0, le=86_400)
-    shutdown_timeout_s: float = Field(default=60.0, gt=0, le=86_400)
+    receipt_timeout_s: float = Field(default=60.0, gt=0, le=3_600, allow_inf_nan=False)
+    stuck_after_s: float | None = Field(default=30.0, gt=0, le=86_400, allow_inf_nan=False)
+    shutdown_timeout_s: float = Field(default=60.0, gt=0, le=3_600, allow_inf_nan=False)
 
 
 class BotConfig(BaseSettings):
@@ -112,7 +115,7 @@ class BotConfig(BaseSettings):
 
     name: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     rpc_url: str
-    chain_id: int | None = Field(default=None, gt=0, le=2**63 - 1)
+    chain_id: int | None = Field(default=None, gt=0, le=MAX_CHAIN_ID)
     deployment: Path | None = None
     market: str = ""
     base: str
@@ -124,7 +127,7 @@ class BotConfig(BaseSettings):
         default=None, ge=0, le=77, description="Only for a quote token without decimals()."
     )
     fleet: tuple[str, ...] = ()
-    tick_interval_s: float = Field(default=5.0, gt=0, le=86_400)
+    tick_interval_s: float = Field(default=5.0, gt=0, le=86_400, allow_inf_nan=False)
     keystore: KeystoreConfig
     strategy: StrategyConfig
     feed: FeedSpec

@@ -1,8 +1,11 @@
 """HTTP endpoints for Prometheus and Kubernetes probes, served from a daemon thread.
 
 `/healthz` (liveness) fails when the bot loop stops calling `beat()`, so a wedged loop gets the
-pod restarted; `/readyz` (readiness) reflects what the runner last declared, so a bot that is
-starting, has lost its node or is shutting down is taken out of service without a restart.
+pod restarted; it says 200 "starting" until the first beat, because a start-up can be long
+(settling a previous run's transactions waits up to `receipt_timeout_s`, a slow node retries)
+and is bounded by its own timeouts, and a restart would only begin it again. `/readyz`
+(readiness) reflects what the runner last declared, so a bot that is starting, has lost its
+node or is shutting down is taken out of service without a restart.
 The stdlib server is enough for a scrape every few seconds and adds no dependency.
 """
 
@@ -66,6 +69,7 @@ class HealthServer:
         self._timeout = liveness_timeout_s
         self._clock = clock
         self._last_beat = clock()
+        self._starting = True  # until the first beat: alive, not ready
         self._readiness = (False, "starting")
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -99,8 +103,10 @@ class HealthServer:
             thread.join()
 
     def beat(self) -> None:
-        """Record that the bot loop is alive; call each tick and while idle."""
+        """Record that the bot loop is alive; call each tick and while idle. The first beat
+        ends the start-up: from then on liveness needs a beat every `liveness_timeout_s`."""
         self._last_beat = self._clock()
+        self._starting = False
 
     def set_ready(self, ready: bool, reason: str = "") -> None:
         """Declare readiness; the reason for not being ready is shown by `/readyz`."""
@@ -135,6 +141,8 @@ class HealthServer:
         return 404, _TEXT, b"not found"
 
     def _liveness(self) -> _Response:
+        if self._starting:
+            return 200, _TEXT, b"starting"
         silent_s = self._clock() - self._last_beat
         if silent_s <= self._timeout:
             return 200, _TEXT, b"ok"

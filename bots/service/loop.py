@@ -1,8 +1,11 @@
 """The running bot: ticks on a schedule, health that tells the truth, and a clean shutdown.
 
 No tick blocks longer than `BotConfig.tick_budget_s()`: every RPC call of the tick, retries
-included, and its wait for a receipt end by then (a transaction still pending is held and
-chased by the next ticks), so a slow node costs ticks, not a wedged bot.
+included, end by then, so a slow node costs ticks, not a wedged bot. A tick waits for the
+receipt of what it sent only until 80% of `tick_interval_s` has passed: a transaction not mined
+by then is held, and the next tick settles it before it reads the chain (one receipt call). So
+a tick that sends never overruns its interval waiting for a block (issue 14: bots whose tick
+started just before a block boundary used to miss the next tick).
 
 Readiness follows the ticks: after `runtime.unready_after_failures` failed ticks in a row the
 bot reports not ready with the last reason, and ready again after the next good tick. A crash
@@ -13,12 +16,11 @@ and the kill switch; both pull every quote first, whatever `cancel_on_exit` says
 
 from __future__ import annotations
 
-import signal
 import threading
+import time
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import FrameType
 
 import structlog
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES
@@ -27,6 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bots.chain.rpc import tick_budget
 from bots.chain.transactor import Transactor
+from bots.chain.waits import waits_until
 from bots.errors import ForeignTransactionError, OtcmmError
 from bots.service.config import BotConfig
 from bots.service.health import HealthServer
@@ -38,6 +41,7 @@ from bots.tick.runner import Bot, TickReport
 log = structlog.get_logger("otcmm.service")
 
 EXIT_OFFERS_LEFT = 8  # shutdown could not confirm that every own offer is gone
+HOLD_AT_SHARE = 0.8  # a tick waits for its receipts until this share of the interval has passed
 
 
 @dataclass
@@ -53,10 +57,17 @@ class BotProcess:
 class Service:
     """Runs a bot on an APScheduler interval until a signal or a fatal failure, then shuts down."""
 
-    def __init__(self, process: BotProcess, health: HealthServer | None) -> None:
+    def __init__(
+        self,
+        process: BotProcess,
+        health: HealthServer | None,
+        stopping: threading.Event | None = None,
+    ) -> None:
+        """`stopping`: the stop event the signal handlers set (`bots.service.signals`),
+        shared with the start-up so that a signal before the loop runs is not lost."""
         self.process = process
         self.health = health
-        self.stopping = threading.Event()
+        self.stopping = stopping or threading.Event()
         self.exit_code = 0
         self.failures = 0
         self.tx_failures = 0  # ticks in a row whose every transaction failed
@@ -80,9 +91,12 @@ class Service:
         # Ticks run on the scheduler's thread, which has its own logging context.
         structlog.contextvars.bind_contextvars(bot=self.process.config.name)
         self._beat()
+        config = self.process.config
+        hold_at = time.monotonic() + config.tick_interval_s * HOLD_AT_SHARE
         try:
-            with tick_budget(self.process.transactor.w3, self.process.config.tick_budget_s()):
-                report = self.process.bot.tick()
+            with tick_budget(self.process.transactor.w3, config.tick_budget_s()):
+                with waits_until(hold_at):
+                    report = self.process.bot.tick()
         except (ForeignTransactionError, KillSwitchTripped) as exc:
             self._fatal(exc)
         except Exception as exc:  # noqa: BLE001 - a failed tick is reported; the next one tries
@@ -133,15 +147,17 @@ class Service:
             self.health.set_ready(False, f"{self.failures} ticks failed in a row: {reason}")
 
     def _fatal(self, exc: OtcmmError) -> None:
+        """Stop first (exit code, readiness, the stop event), then try to persist: a record
+        that cannot be written (a full disk) must never keep the bot from stopping."""
         log.error("stopping the bot", error=str(exc))
-        if isinstance(exc, KillSwitchTripped):
-            self.process.kill_switch.trip(str(exc))
-        else:  # the other sender took our nonces: pull the offers with whatever nonce is free
-            self.process.transactor.relax_nonces()
         self.exit_code = exc.exit_code
+        self.stopping.set()
         if self.health:
             self.health.set_ready(False, str(exc))
-        self.stopping.set()
+        if isinstance(exc, KillSwitchTripped):
+            self.process.kill_switch.trip(str(exc))  # never raises: logs a failure
+        else:  # the other sender took our nonces: pull the offers with whatever nonce is free
+            self.process.transactor.relax_nonces()
 
     def run(self) -> int:
         """Block until a stop signal or a fatal failure, then clean up; return the exit code."""
@@ -154,10 +170,6 @@ class Service:
             self.health.set_ready(False, "shutting down")
         return self._shutdown()
 
-    def request_stop(self, signum: int, _frame: FrameType | None = None) -> None:
-        log.info("signal received", signal=signal.Signals(signum).name)
-        self.stopping.set()
-
     def _shutdown(self) -> int:
         config = self.process.config
         if not config.runtime.cancel_on_exit and self.exit_code == 0:
@@ -165,7 +177,11 @@ class Service:
             return 0
         bot = self.process.bot
         left = cancel_all(
-            bot.view, bot.executor, self.process.transactor, config.runtime.shutdown_timeout_s
+            bot.view,
+            bot.executor,
+            self.process.transactor,
+            config.runtime.shutdown_timeout_s,
+            last_known=bot.last_offer_ids,
         )
         if not left.clean:
             log.error("shutdown incomplete", offers=left.describe())

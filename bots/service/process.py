@@ -1,38 +1,44 @@
 """The bot process from start to exit: checks, crash recovery, then the loop (`loop.py`).
 
-Start-up order matters: the account lock and the kill switch are checked before the key is
-unlocked or anything is read; journaled transactions of a previous run are rebroadcast and
-settled before the first tick reads the book. Kubernetes sends SIGTERM on every rollout, so
-shutdown is a normal path: the running tick finishes, every own offer is cancelled and the bot
-confirms on chain that none is left before it exits 0. A bot killed harder loses nothing
-either: its next start rebuilds everything from the chain after the journal settles.
+Start-up order matters: SIGTERM/SIGINT handlers come first (`signals`: a signal during start-up
+ends it at once, exit 0, nothing quoted); the account lock, the kill switch and the price anchor
+(`anchor`) are checked before anything is read from the chain; journaled transactions of a
+previous run are rebroadcast and settled before the first tick reads the book. Kubernetes sends
+SIGTERM on every rollout, so shutdown is a normal path: the running tick finishes, every own
+offer is cancelled and the bot confirms on chain that none is left before it exits 0. A bot
+killed harder loses nothing either: its next start rebuilds everything from the chain after
+the journal settles.
 """
 
 from __future__ import annotations
 
-import signal
-import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 
 import structlog
 from eth_account.signers.local import LocalAccount
 
 from bots.chain.journal import TxJournal
+from bots.chain.restart import rebroadcast, wait_until_idle
 from bots.chain.rpc import RetryingHTTPProvider, check_connection, connect
 from bots.chain.transactor import Transactor, TxEvent
-from bots.errors import ChainError
+from bots.errors import ChainError, ConfigError
 from bots.feeds.sources import FallbackFeed, PriceFeed
 from bots.feeds.spec import feed_from_spec
 from bots.market.client import MarketClient
 from bots.market.deployment import load_deployment, verify_on_chain
 from bots.market.probe import require_market
 from bots.market.tokens import load_token
+from bots.service.anchor import PriceAnchorFile
 from bots.service.config import BotConfig
 from bots.service.health import HealthServer
+from bots.service.journalguard import GuardedJournal
 from bots.service.logs import configure_logging
 from bots.service.loop import BotProcess, Service
 from bots.service.metrics import BotMetrics
 from bots.service.preflight import preflight
+from bots.service.signals import StartupInterrupted, StopSignal
 from bots.service.state import AccountLock, KillSwitchFile, state_dir
 from bots.tick.executor import Executor
 from bots.tick.runner import Bot
@@ -40,11 +46,23 @@ from bots.tick.snapshot import ChainView
 from strategies.api import LiveOffer
 
 log = structlog.get_logger("otcmm.service")
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)  # SIGHUP: the terminal closed
+
+
+@dataclass(frozen=True)
+class AnchorStart:
+    """The price anchor a run starts from (None: the first sane reading), why, and its file."""
+
+    price: Decimal | None
+    origin: str
+    file: PriceAnchorFile
 
 
 def build(
-    config: BotConfig, account: LocalAccount, metrics: BotMetrics, kill_switch: KillSwitchFile
+    config: BotConfig,
+    account: LocalAccount,
+    metrics: BotMetrics,
+    kill_switch: KillSwitchFile,
+    anchor: AnchorStart,
 ) -> BotProcess:
     """Connect, read the pair's tokens and wire the tick's pieces together."""
     rpc = config.rpc
@@ -59,7 +77,9 @@ def build(
         w3.provider.on_request = lambda _method: metrics.rpc_call()
     check_connection(w3, config.chain_id)
     runtime = config.runtime
-    journal = TxJournal(runtime.journal, runtime.journal_max_bytes) if runtime.journal else None
+    journal = None
+    if runtime.journal:
+        journal = GuardedJournal(TxJournal(runtime.journal, runtime.journal_max_bytes))
     transactor = Transactor(
         w3,
         account,
@@ -83,6 +103,10 @@ def build(
         limits=config.risk,
         tolerance=config.reconcile.tolerance(),
         metrics=metrics,
+        price_anchor=anchor.price,
+        anchor_origin=anchor.origin,
+        on_anchor=anchor.file.save,
+        external_stops=journal.stops if journal is not None else None,
     )
     if journal is not None:
         _recover(transactor, journal)
@@ -114,7 +138,10 @@ def _require_contracts(config: BotConfig, market: MarketClient) -> None:
     require_market(market)
 
 
-def _tx_observer(metrics: BotMetrics, journal: TxJournal | None) -> Callable[[TxEvent], None]:
+def _tx_observer(metrics: BotMetrics, journal: GuardedJournal | None) -> Callable[[TxEvent], None]:
+    """The transactor's event hook: metrics, and the journal (whose write failures become the
+    `journal` safety stop instead of failing the send: a cancel must always go out)."""
+
     def observe(event: TxEvent) -> None:
         if event.kind == "signed":
             if journal is not None and event.raw_tx is not None:
@@ -144,12 +171,12 @@ def _tx_observer(metrics: BotMetrics, journal: TxJournal | None) -> Callable[[Tx
     return observe
 
 
-def _recover(transactor: Transactor, journal: TxJournal) -> None:
+def _recover(transactor: Transactor, journal: GuardedJournal) -> None:
     """Rebroadcast what a previous run signed but the chain has not seen, then let it settle."""
     chain_nonce = int(transactor.w3.eth.get_transaction_count(transactor.address, "latest"))
-    for entry in journal.open_entries(chain_nonce):
+    for entry in journal.journal.open_entries(chain_nonce):
         log.info("rebroadcasting journaled transaction", tx_hash=entry.tx_hash, nonce=entry.nonce)
-        transactor.rebroadcast(entry.raw_tx)
+        rebroadcast(transactor, entry.raw_tx)
     _settle_pending(transactor)
     journal.compact()
 
@@ -158,27 +185,29 @@ def _settle_pending(transactor: Transactor) -> None:
     """Wait until no transaction of ours is pending, so the first snapshot sees its effects."""
     if transactor.pending_count():
         log.info("waiting for pending transactions of a previous run")
-        if not transactor.wait_until_idle(transactor.receipt_timeout_s):
+        if not wait_until_idle(transactor, transactor.receipt_timeout_s):
             raise ChainError("transactions of a previous run are still pending; not starting")
     transactor.resync_nonce()
 
 
-def serve(config: BotConfig, *, clear_kill_switch: bool = False) -> int:
-    """Everything `otcmm run` does, from the config to the exit code.
-
-    A stop signal during start-up is kept, not fatal: the bot finishes starting (its journal
-    settled, so it knows its offers) and then stops the normal way, cancelling them, exit 0.
-    """
+def serve(
+    config: BotConfig, *, clear_kill_switch: bool = False, reset_price_anchor: bool = False
+) -> int:
+    """Everything `otcmm run` does, from the config to the exit code."""
     configure_logging(config.runtime.log_format, config.runtime.log_level)
     structlog.contextvars.bind_contextvars(bot=config.name)
-    early_stop = threading.Event()
+    stop = StopSignal()
+    with stop.installed():
+        try:
+            return _serve(config, stop, clear_kill_switch, reset_price_anchor)
+        except StartupInterrupted as exc:
+            log.info(
+                "stopped during start-up, before the first tick: nothing quoted", signal=str(exc)
+            )
+            return 0
 
-    def stop_after_start(signum: int, _frame: object) -> None:
-        log.info("signal received while starting", signal=signal.Signals(signum).name)
-        early_stop.set()
 
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, stop_after_start)
+def _serve(config: BotConfig, stop: StopSignal, clear_kill_switch: bool, reset: bool) -> int:
     account = preflight(config)  # the key tells the address: a keystore need not record it
     address = account.address
     directory = state_dir(config.runtime.state_dir, config.runtime.journal)
@@ -186,21 +215,40 @@ def serve(config: BotConfig, *, clear_kill_switch: bool = False) -> int:
     try:
         kill_switch = KillSwitchFile(directory, address)
         kill_switch.check(clear=clear_kill_switch)
+        anchor = _start_anchor(PriceAnchorFile(directory, address), reset)
         metrics = BotMetrics()
         health = _start_health(config, metrics)
         try:
             log.info("starting", address=account.address, strategy=config.strategy.name)
-            service = Service(build(config, account, metrics, kill_switch), health)
-            for signum in STOP_SIGNALS:
-                signal.signal(signum, service.request_stop)
-            if early_stop.is_set():
-                service.stopping.set()
+            process = build(config, account, metrics, kill_switch, anchor)
+            service = Service(process, health, stopping=stop.event)
+            stop.started()  # a signal from now on: finish the tick, pull every offer
             return service.run()
         finally:
             if health:
                 health.stop()
     finally:
         lock.release()
+
+
+def _start_anchor(file: PriceAnchorFile, reset: bool) -> AnchorStart:
+    """The anchor on record, or none (logged): a first start, or the operator's reset."""
+    if reset:
+        try:
+            previous = str(file.load())
+        except ConfigError:
+            previous = "unreadable"
+        log.warning(
+            "price anchor reset by the operator: the next sane reading becomes the anchor",
+            previous=previous,
+        )
+        return AnchorStart(None, "reset by the operator (--reset-price-anchor)", file)
+    price = file.load()
+    if price is None:
+        log.warning("no price anchor on record: the first sane reading becomes the anchor")
+        return AnchorStart(None, "no price anchor on record (first start)", file)
+    log.info("price anchor loaded", price=str(price), path=str(file.path))
+    return AnchorStart(price, "", file)
 
 
 def _start_health(config: BotConfig, metrics: BotMetrics) -> HealthServer | None:

@@ -7,7 +7,10 @@ drops it even on `kill -9`); a second is refused at start-up with the first one'
 
 **The kill switch stays tripped.** When the loss limit trips, the bot records why in
 `otcmm-<address>.killed` before it pulls its quotes and exits; every later start refuses until
-an operator looks and starts it with `--clear-kill-switch`.
+an operator looks and starts it with `--clear-kill-switch`. A record that cannot be written
+(a full disk) does not stop the stop: the bot still pulls its quotes and exits 7, and says in
+one line that the next start will not refuse by itself. The price anchor beside them lives in
+`bots.service.anchor`.
 """
 
 from __future__ import annotations
@@ -20,8 +23,13 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import structlog
+
+from bots.atomicfile import write_atomic
 from bots.errors import ConfigError, OtcmmError
 from bots.tick.pnl import KillSwitchTripped
+
+log = structlog.get_logger("otcmm.service")
 
 
 class AccountInUse(OtcmmError):
@@ -71,8 +79,11 @@ class AccountLock:
                 f"another otcmm process (pid {holder}) already runs with account {self.address} "
                 f"(lock {self.path}): one process per keystore"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:  # the pid only tells a second process who holds the lock: the flock is the lock
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:
+            log.warning("lock held, but its pid not written", error=exc.strerror or str(exc))
         self._fd = fd
         return self
 
@@ -106,13 +117,21 @@ class KillSwitchFile:
             f"start with --clear-kill-switch once investigated ({self.path})"
         )
 
-    def trip(self, reason: str) -> None:
-        """Record why the switch tripped (atomically: a crash never leaves half a record)."""
-        _prepare(self.path.parent)
+    def trip(self, reason: str) -> bool:
+        """Record why the switch tripped (atomically: a crash never leaves half a record).
+
+        Never raises: a record that cannot be written (a full disk, ENOSPC) is one error line
+        and False; the bot stops all the same, but its next start will not refuse by itself.
+        """
         record = {"reason": reason, "at": datetime.now(UTC).isoformat(timespec="seconds")}
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".killed.")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(record, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self.path, json.dumps(record))
+        except OSError as exc:
+            log.error(
+                "kill switch record not written: the next start will not refuse by itself",
+                path=str(self.path),
+                error=exc.strerror or str(exc),
+            )
+            return False
+        return True

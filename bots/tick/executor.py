@@ -10,6 +10,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from web3.types import TxReceipt
+
 from bots.chain.fees import Fees
 from bots.errors import TxError, TxPending
 from bots.market.approvals import Approvals
@@ -81,10 +83,17 @@ class Executor:
         """Raise `ForeignTransactionError` if the account has transactions we did not sign."""
         self.market.transactor.check_chain_nonce(mined)
 
-    def settle_held(self, wait_s: float = 0.0) -> str | None:
-        """Chase a transaction an earlier tick left pending; its label while still pending."""
+    def held_hashes(self) -> tuple[str, ...]:
+        """The versions of the transaction an earlier tick left pending (() when none)."""
+        return self.market.transactor.held_hashes
+
+    def settle_held(
+        self, wait_s: float = 0.0, *, known: TxReceipt | None = None, polled: bool = False
+    ) -> str | None:
+        """Chase a transaction an earlier tick left pending; its label while still pending.
+        `known` / `polled`: what the tick's snapshot read of its receipt (`Transactor`)."""
         try:
-            self.market.transactor.settle_held(wait_s)
+            self.market.transactor.settle_held(wait_s, known=known, polled=polled)
         except TxPending as exc:
             return str(exc)
         return None
@@ -101,14 +110,16 @@ class Executor:
             result.errors.append(str(exc))
         return result
 
-    def _requote(self, plan: Plan, result: Execution, deadline: int | None) -> None:
+    def _requote(
+        self, plan: Plan, result: Execution, deadline: int | None, batch: int = MAX_ACTIONS_PER_TX
+    ) -> None:
         makes = self._approved(plan.makes, result)
         specs = [(q.pay_amt, q.pay_token, q.buy_amt, q.buy_token) for q in makes]
         cancels = list(plan.cancels)
         try:
             while cancels or specs:
-                batch_cancels = cancels[:MAX_ACTIONS_PER_TX]
-                room = MAX_ACTIONS_PER_TX - len(batch_cancels)
+                batch_cancels = cancels[:batch]
+                room = batch - len(batch_cancels)
                 batch_specs = specs[:room]
                 if deadline is not None and batch_specs:
                     made = self.market.requote_until(batch_cancels, batch_specs, deadline)
@@ -152,8 +163,13 @@ class Executor:
         except TxError as exc:
             result.errors.append(str(exc))
 
-    def cancel_all(self, offers: Sequence[LiveOffer]) -> Execution:
-        """Pull `offers` (conditional on their remaining amount, like any cancel we send)."""
-        return self.execute(
-            Plan(keep=(), cancels=tuple((o.id, o.remaining) for o in offers), makes=()), ()
-        )
+    def cancel_all(self, offers: Sequence[LiveOffer], batch: int = MAX_ACTIONS_PER_TX) -> Execution:
+        """Pull `offers` (conditional on their remaining amount, like any cancel we send), at
+        most `batch` (1 .. `MAX_ACTIONS_PER_TX`) per transaction: a smaller transaction needs
+        less gas money up front. Stops at the first transaction that fails."""
+        batch = max(1, min(batch, MAX_ACTIONS_PER_TX))
+        result = Execution()
+        cancels = tuple((o.id, o.remaining) for o in offers)
+        if cancels:
+            self._requote(Plan(keep=(), cancels=cancels, makes=()), result, None, batch)
+        return result

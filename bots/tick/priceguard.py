@@ -1,39 +1,51 @@
 """The price guard: a reference price must be sane before a strategy may quote around it.
 
-A feed can be wrong without failing: an API answering `1e-30` or `1e308`, a decimal point that
-moved, a source that jumped 10x. Quoting around such a price gives the inventory away, so each
-reading passes three checks before the strategy sees it (all pure, no I/O):
+A feed can be wrong without failing: an API answering `1e-30` or `1e999999`, a decimal point
+that moved, a source that jumped 10x. Quoting around such a price gives the inventory away, so
+each reading passes these checks before the strategy sees it (all pure, no I/O):
 
+- **sane**: the shared parser of the feeds (`bots.feeds.pricefile.positive_price`: finite,
+  1e-30 .. 1e31, at most 60 digits), else refused as `price_band`;
 - **band**: outside `[min_price, max_price]` (quote per whole base token) it is refused;
-- **clock**: a timestamp more than `max_feed_skew_s` in the future is refused like a stale one
-  (a future time would otherwise count as fresh forever);
-- **jump**: a move of more than `max_price_move_bps` from the last accepted price is followed only
-  after `price_confirmations` consecutive readings agree on the new level (each within
-  `max_price_move_bps` of the first reading of the jump). Until then the bot has no reference
-  price: the strategy quotes nothing and the offers are pulled, since a real jump makes the old
-  quotes stale too.
+- **jump**: a move of more than `max_jump_bps` (`risk.max_price_jump_bps`) from the anchor
+  (the last accepted price) is never followed by itself: it stays a `price_jump` stop until the
+  feed comes back near the anchor or an operator restarts the bot with `--reset-price-anchor`;
+- **move**: a move of more than `max_move_bps` (and at most `max_jump_bps`) is followed only
+  once `confirmations` consecutive readings agree on the new level (each within `max_move_bps`
+  of the first reading of the move) *and* they span at least `confirm_s` seconds, so a source
+  repeating one wrong number a few times in a row does not confirm itself. Until then the bot
+  has no reference price: the strategy quotes nothing and the offers are pulled.
 
-The last accepted price lives in memory only: after a restart the first reading inside the band
-is accepted as is (the book cross check in `bots.tick.risk` still refuses quotes that cross it).
+Comparisons are exact (`Fraction`): nothing overflows, whatever the reading. The anchor is
+given at construction (the service loads it from the state directory, see
+`bots.service.anchor`); with none, the first sane in-band reading becomes the anchor and the
+check says so (`PriceCheck.first`), so the runner can log it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
+
+from bots.feeds.pricefile import positive_price
 
 
 @dataclass(frozen=True, slots=True)
 class PriceCheck:
-    """What the guard made of a reading: the price to use (None: none) and why not, if so."""
+    """What the guard made of a reading: the price to use (None: none) and why not, if so.
+
+    `first`: the price was accepted as the anchor with nothing to compare it to.
+    """
 
     price: Decimal | None
     stop: str | None = None
     reason: str = ""
+    first: bool = False
 
 
 class PriceGuard:
-    """Stateful across ticks: remembers the last accepted price and a jump being confirmed."""
+    """Stateful across ticks: remembers the anchor and a move being confirmed."""
 
     def __init__(
         self,
@@ -41,41 +53,73 @@ class PriceGuard:
         min_price: Decimal | None = None,
         max_price: Decimal | None = None,
         max_move_bps: int | None = None,
+        max_jump_bps: int | None = None,
         confirmations: int = 3,
+        confirm_s: float = 0.0,
+        anchor: Decimal | None = None,
     ) -> None:
-        if confirmations < 1:
-            raise ValueError("confirmations must be >= 1")
+        """`confirm_s` in seconds of the clock the caller passes to `check`. Raises
+        `ValueError` for fewer than 1 confirmation or a negative `confirm_s`."""
+        if confirmations < 1 or not confirm_s >= 0:
+            raise ValueError("confirmations must be >= 1 and confirm_s >= 0")
         self.min_price = min_price
         self.max_price = max_price
         self.max_move_bps = max_move_bps
+        self.max_jump_bps = max_jump_bps
         self.confirmations = confirmations
-        self.last: Decimal | None = None
+        self.confirm_s = confirm_s
+        self.last: Decimal | None = anchor
         self._candidate: Decimal | None = None
         self._seen = 0
+        self._since = 0.0
 
-    def check(self, price: Decimal) -> PriceCheck:
-        """Accept or refuse `price` (quote per whole base); updates the guard's memory."""
+    def check(self, price: Decimal, now: float) -> PriceCheck:
+        """Accept or refuse `price` (quote per whole base) read at `now` (seconds); updates the
+        guard's memory. Never raises for any `Decimal`."""
+        try:
+            price = positive_price(price)
+        except ValueError as exc:
+            return PriceCheck(None, "price_band", str(exc))
         band = self._outside_band(price)
         if band:
             return PriceCheck(None, "price_band", band)
-        move = self.max_move_bps
-        if self.last is None or move is None or _near(price, self.last, move):
+        last, move = self.last, self.max_move_bps
+        if last is None:
+            return self._accept(price, first=True)
+        if move is not None and _near(price, last, move):
             return self._accept(price)
+        jump = self.max_jump_bps
+        if jump is not None and not _near(price, last, jump):
+            self._candidate, self._seen = None, 0
+            return PriceCheck(
+                None,
+                "price_jump",
+                f"{price} is more than risk.max_price_jump_bps {jump} bps from the anchor "
+                f"{last}: never followed by itself; restart with --reset-price-anchor to accept "
+                "the feed's price",
+            )
+        if move is None:
+            return self._accept(price)
+        return self._confirm(price, last, move, now)
+
+    def _confirm(self, price: Decimal, last: Decimal, move: int, now: float) -> PriceCheck:
         if self._candidate is None or not _near(price, self._candidate, move):
-            self._candidate, self._seen = price, 0
+            self._candidate, self._seen, self._since = price, 0, now
         self._seen += 1
-        if self._seen >= self.confirmations:
+        spanned = now - self._since
+        if self._seen >= self.confirmations and spanned >= self.confirm_s:
             return self._accept(price)
         return PriceCheck(
             None,
             "price_jump",
-            f"{price} is more than {self.max_move_bps} bps from the last accepted {self.last}; "
-            f"{self._seen} of {self.confirmations} confirming readings",
+            f"{price} is more than {move} bps from the anchor {last}; "
+            f"{self._seen} of {self.confirmations} confirming readings over {spanned:.0f} of "
+            f"{self.confirm_s:g} s",
         )
 
-    def _accept(self, price: Decimal) -> PriceCheck:
+    def _accept(self, price: Decimal, *, first: bool = False) -> PriceCheck:
         self.last, self._candidate, self._seen = price, None, 0
-        return PriceCheck(price)
+        return PriceCheck(price, first=first)
 
     def _outside_band(self, price: Decimal) -> str:
         if self.min_price is not None and price < self.min_price:
@@ -86,5 +130,6 @@ class PriceGuard:
 
 
 def _near(price: Decimal, anchor: Decimal, max_move_bps: int) -> bool:
-    """Whether `price` is within `max_move_bps` of `anchor` (exact Decimal arithmetic)."""
-    return abs(price - anchor) * 10_000 <= anchor * max_move_bps
+    """Whether `price` is within `max_move_bps` of `anchor` (exact: `Fraction`, no overflow)."""
+    exact = Fraction(anchor)
+    return abs(Fraction(price) - exact) * 10_000 <= exact * max_move_bps

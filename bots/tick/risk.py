@@ -5,7 +5,8 @@ config allows. Limits *trim* a decision: too many quotes, inventory caps, amount
 cannot hold (2^96 base units or more), quotes that would cross the best opposite offer
 (`post_only`), makes the free balance cannot pay for once the plan is known. Safety stops *halt*
 new risk for a tick (stale or refused price, gas price above the cap, balances that cannot back
-the quotes, gas money below the floor or the reserve for cancelling everything): the bot keeps
+the quotes, gas money below the floor or the reserve for cancelling everything, a journal that
+cannot be written): the bot keeps
 running, still pulls offers it no longer wants, and resumes by itself once the cause clears.
 """
 
@@ -29,6 +30,7 @@ STOP_REASONS = (
     "balances",
     "gas_balance",
     "gas_reserve",
+    "journal",
 )
 AMOUNT_LIMIT = 2**96  # the market stores amounts as uint96 and reverts at or above this
 RESERVE_NUM, RESERVE_DEN = 3, 2  # the gas reserve covers 1.5x the cancel-everything bound
@@ -39,13 +41,16 @@ class Conditions:
     """Facts from outside the snapshot that decide the safety stops.
 
     `gas_price_wei` is the most a transaction can pay per gas now (EIP-1559 max fee);
-    `price_stop` is `(reason, why)` when the price guard refused the feed's reading.
+    `price_stop` is `(reason, why)` when the price guard refused the feed's reading;
+    `external` holds `(reason, why)` stops raised outside the tick (the service's `journal`
+    stop when the journal of signed transactions cannot be written): no makes or takes.
     """
 
     feed_fresh: bool
     gas_price_wei: int
     native_balance_wei: int
     price_stop: tuple[str, str] | None = None
+    external: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,8 @@ def _stops(
         stops["stale_feed"] = f"no price fresher than {limits.feed_max_age_s:g}s"
     if conditions.price_stop is not None:
         reason, why = conditions.price_stop
+        stops[reason] = why
+    for reason, why in conditions.external:
         stops[reason] = why
     cap = limits.max_gas_price_wei
     if cap is not None and conditions.gas_price_wei > cap:

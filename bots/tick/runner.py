@@ -2,18 +2,23 @@
 
 Each step is its own module; this one only wires them in order. The data flows one way: offers
 are never remembered between ticks, so what the bot does is always a function of the chain as
-it is now (plus the price feed and the price guard's memory of the last accepted price), never
-of a memory that a crash could corrupt. Two things end a tick early: a transaction of ours still
-pending from an earlier tick (nothing is read or sent until it settles, since the book is about
-to change), and a transaction from this account that we did not sign (`ForeignTransactionError`
-propagates: the service stops the bot).
+it is now (plus the price feed and the price guard's anchor, which the service keeps on disk
+through `on_anchor`), never of a memory that a crash could corrupt. Two things end a tick early:
+a transaction of ours still pending from an earlier tick (nothing is read or sent until it
+settles, since the book is about to change), and a transaction from this account that we did
+not sign (`ForeignTransactionError` propagates: the service stops the bot).
+
+Everything after the chain read is a protected path: a bug (any exception that is not an
+`OtcmmError`) in the feed, the price guard, the P&L, the strategy or the quotes' encoding
+pulls the bot's quotes. In the price and P&L part the tick then still raises, so it counts as
+failed; `KillSwitchTripped` and the other `OtcmmError`s propagate to the service as they are.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -51,7 +56,15 @@ class Bot:
         tolerance: Tolerance,
         metrics: TickMetrics,
         clock: Callable[[], float] = time.time,
+        price_anchor: Decimal | None = None,
+        anchor_origin: str = "no price anchor on record",
+        on_anchor: Callable[[Decimal], object] | None = None,
+        external_stops: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
+        """`price_anchor`: the last accepted price of an earlier run (None: the first sane
+        reading becomes the anchor, logged with `anchor_origin`); `on_anchor` is called with
+        every new anchor (the service persists it); `external_stops` gives the safety stops
+        raised outside the tick, `{reason: why}`, read once per tick."""
         self.view = view
         self.strategy = strategy
         self.feed = feed
@@ -61,12 +74,19 @@ class Bot:
         self.metrics = metrics
         self.clock = clock
         self.ticks = 0
+        self.last_offer_ids: tuple[int, ...] = ()  # own offers live after the last tick
         self.price_guard = PriceGuard(
             min_price=limits.min_price,
             max_price=limits.max_price,
             max_move_bps=limits.max_price_move_bps,
+            max_jump_bps=limits.max_price_jump_bps,
             confirmations=limits.price_confirmations,
+            confirm_s=limits.price_confirm_s,
+            anchor=price_anchor,
         )
+        self.anchor_origin = anchor_origin
+        self.on_anchor = on_anchor
+        self.external_stops = external_stops
         self.pnl = PnlTracker(limits.max_loss, limits.max_drawdown)
 
     def tick(self) -> TickReport:
@@ -86,15 +106,24 @@ class Bot:
         return report
 
     def _tick(self, tick: int) -> TickReport:
-        pending = self.executor.settle_held()
-        if pending is not None:
-            return pending_report(tick, pending, self.metrics)
-        observation = self.view.read(tick)
+        held = self.executor.held_hashes()
+        observation = self.view.read(tick, held)  # a held transaction's receipt rides along
+        if held:  # settled only when mined by the snapshot's block, which then shows it
+            receipt = observation.held_receipt
+            pending = self.executor.settle_held(known=receipt, polled=True)
+            if pending is not None:
+                return pending_report(tick, pending, self.metrics)
         self.executor.check_nonce(observation.nonce)
         self.executor.prime_fees(observation.fees)
-        conditions, price = self._conditions(observation, self._read_feed())
-        snapshot = observation.with_price(price)
-        pnl = self.pnl.update(snapshot)
+        try:
+            conditions, price = self._conditions(observation, self._read_feed())
+            snapshot = observation.with_price(price)
+            pnl = self.pnl.update(snapshot)
+        except OtcmmError:
+            raise
+        except Exception as exc:  # a bug in the price or P&L path: pull, then count as failed
+            self._pull(observation.snapshot, exc)
+            raise
         decision, outcome = self._decide(snapshot)
         try:
             guarded = guard(decision, snapshot, self.limits, conditions)
@@ -111,6 +140,7 @@ class Bot:
             plan, takes = Plan(keep=(), cancels=_cancel_all(snapshot), makes=()), ()
             execution = self.executor.execute(plan, ())
             outcome = "quote_error"
+        self.last_offer_ids = _live_after(snapshot, execution)
         if guarded.stops:
             outcome = "safety_stop"
         elif plan.is_empty and not takes and outcome == "quote":
@@ -118,6 +148,21 @@ class Bot:
         report = TickReport(tick, outcome, plan, execution, guarded.stops)
         observe(report, snapshot, guarded, self.metrics, pnl)
         return report
+
+    def _pull(self, snapshot: Snapshot, exc: Exception) -> None:
+        """Cancel every own offer of `snapshot` after `exc` broke the tick (best effort)."""
+        log.error("price or P&L check failed; pulling quotes", error=f"{type(exc).__name__}")
+        cancels = _cancel_all(snapshot)
+        if not cancels:
+            return
+        try:
+            execution = self.executor.execute(Plan(keep=(), cancels=cancels, makes=()), ())
+        except Exception as pull:  # noqa: BLE001 - the tick fails with the first error anyway
+            log.error("pulling quotes failed", error=f"{type(pull).__name__}: {pull}")
+            return
+        self.last_offer_ids = _live_after(snapshot, execution)
+        for error in execution.errors:
+            log.error("pulling quotes failed", error=error)
 
     def _read_feed(self) -> PriceReading | None:
         try:
@@ -151,15 +196,24 @@ class Bot:
             age = self.clock() - reading.observed_at
             fresh = -self.limits.max_feed_skew_s <= age <= self.limits.feed_max_age_s
         if fresh and reading is not None:
-            check = self.price_guard.check(reading.price)
+            anchor = self.price_guard.last
+            check = self.price_guard.check(reading.price, self.clock())
             price = check.price
             if check.stop is not None:
                 stop = (check.stop, check.reason)
+            if check.first:
+                log.warning(
+                    "price anchor set from the feed", price=str(price), why=self.anchor_origin
+                )
+            if price is not None and price != anchor and self.on_anchor is not None:
+                self.on_anchor(price)
+        external = self.external_stops() if self.external_stops is not None else {}
         conditions = Conditions(
             feed_fresh=fresh,
             gas_price_wei=observation.gas_price_wei,
             native_balance_wei=observation.native_balance_wei,
             price_stop=stop,
+            external=tuple(external.items()),
         )
         return conditions, price
 
@@ -214,6 +268,12 @@ def _affordable(plan: Plan, snapshot: Snapshot) -> tuple[Quote, ...]:
         makes.remove(worst)
         log.info("make dropped: the free balance cannot pay for it", side=worst.side)
     return tuple(makes)
+
+
+def _live_after(snapshot: Snapshot, execution: Execution) -> tuple[int, ...]:
+    """Own offer ids live once `execution` went through (a pending one: as before it)."""
+    live = {offer.id for offer in snapshot.own_offers} - set(execution.cancelled)
+    return tuple(sorted(live | set(execution.made)))
 
 
 def _cancel_all(snapshot: Snapshot) -> tuple[tuple[int, int], ...]:

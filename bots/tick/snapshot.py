@@ -7,14 +7,17 @@ rebuilds exactly the state it had, so it cannot lose track of an offer or duplic
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from web3.types import TxReceipt
+
 from bots.addresses import checksum
 from bots.chain.fees import Fees, fees_from_suggestion
-from bots.chain.rpc import raw_request
+from bots.chain.rawrpc import raw_request
+from bots.chain.receipts import receipt_calls, receipt_from_answer
 from bots.market.client import MarketClient, escrowed
 from bots.market.pairbook import PairBook
 from strategies.api import LiveOffer, Snapshot
@@ -30,6 +33,7 @@ class Observation:
     native_balance_wei: int
     nonce: int  # transactions the bot's account has mined at the snapshot's block
     fees: Fees  # what a transaction sent now carries (a sender can reuse them this tick)
+    held_receipt: TxReceipt | None = None  # of the `held` hashes read with it, if mined by then
 
     def with_price(self, price: Decimal | None) -> Snapshot:
         return dataclasses.replace(self.snapshot, reference_price=price)
@@ -58,9 +62,12 @@ class ChainView:
         self.fleet = frozenset(fleet)
         self.last_book: tuple[list[LiveOffer], list[LiveOffer]] = ([], [])
 
-    def read(self, tick: int) -> Observation:
+    def read(self, tick: int, held: Sequence[str] = ()) -> Observation:
         """Two round trips: the latest block's header, then one batch read at its height (the
-        book from the market's logs since the last read; see `PairBook`)."""
+        book from the market's logs since the last read; see `PairBook`). The receipts of
+        `held` (the versions of a transaction still pending from an earlier tick) ride in the
+        batch: `Observation.held_receipt` is the one mined at or before the snapshot's block.
+        Raises `ChainError` for an error answer (a receipt's included)."""
         if self._header is not None:
             header = self._header()
         else:
@@ -68,8 +75,8 @@ class ChainView:
         number = int(header["number"], 16)
         base_fee = header.get("baseFeePerGas")
         fee_method = "eth_gasPrice" if base_fee is None else "eth_maxPriorityFeePerGas"
-        bids, asks, balances, native, nonce, suggestion = self.book.read(
-            self.owner, number, fee_method=fee_method
+        bids, asks, balances, native, nonce, suggestion, answers = self.book.read(
+            self.owner, number, fee_method=fee_method, extra=receipt_calls(held)
         )
         self.last_book = (bids, asks)
         own = tuple(o for o in (*bids, *asks) if o.owner == self.owner)
@@ -89,8 +96,14 @@ class ChainView:
             fleet=self.fleet,
             tick=tick,
         )
-        return Observation(snapshot, fees.max_price, native, nonce, fees)
+        receipt = _mined_by(number, [receipt_from_answer(a) for a in answers])
+        return Observation(snapshot, fees.max_price, native, nonce, fees, receipt)
 
     def own_offers_anywhere(self) -> list[LiveOffer]:
         """Every live offer of this account on the market, on any pair (for a full clean-up)."""
         return self.market.owner_offers(self.owner)
+
+
+def _mined_by(block: int, receipts: list[TxReceipt | None]) -> TxReceipt | None:
+    """The receipt among `receipts` of a transaction mined at or before `block`, if any."""
+    return next((r for r in receipts if r is not None and r["blockNumber"] <= block), None)

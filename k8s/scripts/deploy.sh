@@ -21,7 +21,7 @@ timeout=${OTCMM_TIMEOUT:-600}
 seed_timeout=${OTCMM_SEED_TIMEOUT:-1800}
 kc=$(pick_kubectl "$overlay")
 # What the Containerfile COPYs: the only files an OpenShift binary build uploads.
-build_context=(Containerfile .containerignore pyproject.toml README.md bots strategies contracts/build chain-config)
+build_context=(Containerfile .containerignore pyproject.toml README.md package.json package-lock.json bots strategies contracts/build chain-config)
 
 manifests=$(mktemp)
 context=$(mktemp -d)
