@@ -100,8 +100,8 @@ class FakeExecutor:
         self.calls = 0
         self.batches: list[int] = []
 
-    def settle_held(self, wait_s: float = 0.0) -> str | None:
-        return None
+    def settle_held(self, wait_s: float = 0.0) -> Execution:
+        return Execution()  # nothing held
 
     def cancel_all(self, offers: list[LiveOffer], batch: int = 60) -> Execution:
         self.calls += 1

@@ -11,11 +11,15 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from structlog.testing import capture_logs
 
 from bots.chain.waits import waits_until
+from bots.market.client import made_offer_ids
+from bots.tick.report import TickReport
+from strategies.taker import Taker, TakerParams
 from tests.chainfixtures import TwoAssetMarket, World
 from tests.test_failsafe_tick import fresh_book  # noqa: F401 - the same BND/USD market
-from tests.tickrig import Rig, ladder, make_rig
+from tests.tickrig import SIZE, Rig, ladder, make_rig
 
 pytestmark = pytest.mark.chain
 
@@ -71,3 +75,70 @@ def test_a_held_transaction_not_mined_yet_keeps_the_tick_pending_in_two_calls(
     assert rig.bot.executor.held_hashes() != ()
     world.chain.rpc("evm_mine")
     assert rig.tick().outcome == "noop" and rig.quoted() == ladder("100")
+
+
+# --- what a held transaction did is reported by the tick that settles it -----------------------
+
+
+def test_the_tick_that_settles_a_held_requote_reports_the_offers_it_made(
+    rig: Rig, world: World
+) -> None:
+    world.chain.rpc("evm_mine")
+    with capture_logs() as logs:
+        report = rig.tick()
+
+    own = sorted(offer.id for offer in rig.own())
+    assert len(own) == 4 and sorted(report.done.made) == own  # read from its LogMake logs
+    assert report.execution.made == []  # this tick itself sent nothing
+    tick = next(line for line in logs if line["event"] == "tick")
+    assert tick["made"] == 4 and tick["result"] == "sent"
+
+
+def taker_rig(book: TwoAssetMarket, world: World) -> tuple[Rig, int, int]:
+    """alice as a taker, bob's ask at 90 guarded by his dead-man's switch: (rig, id, deadline)."""
+    deadline = int(world.w3.eth.get_block("latest")["timestamp"]) + 3_600
+    offer = (SIZE, book.bnd.address, 90 * 5 * 10**6, book.usd.address)  # 5 BND for 450 USD
+    call = book.market.functions.requoteUntil([], [offer], deadline)
+    (offer_id,) = made_offer_ids(book.market, world.send("bob", call))
+    params = TakerParams(edge_bps=0, budget_quote=10**12, budget_base=0)
+    return make_rig(book, strategy=Taker(params)), offer_id, deadline
+
+
+def held_take(rig: Rig, world: World) -> TickReport:
+    world.chain.rpc("evm_setAutomine", [False])
+    with waits_until(time.monotonic()):
+        report = rig.tick()
+    assert report.execution.pending is not None and report.execution.taken == []
+    return report
+
+
+def test_a_held_take_is_reported_taken_once_mined(book: TwoAssetMarket, world: World) -> None:
+    rig, offer_id, _ = taker_rig(book, world)
+    try:
+        held_take(rig, world)
+        world.chain.rpc("evm_mine")
+        report = rig.tick()
+    finally:
+        world.chain.rpc("evm_setAutomine", [True])
+    assert [take.offer_id for take in report.done.taken] == [offer_id]
+    assert report.done.errors == []
+    assert book.market.functions.getOffer(offer_id).call()[0] == 0  # bought out
+
+
+def test_a_held_take_that_reverts_once_mined_is_a_failed_transaction(
+    book: TwoAssetMarket, world: World
+) -> None:
+    rig, offer_id, deadline = taker_rig(book, world)
+    try:
+        held_take(rig, world)
+        world.chain.rpc("evm_setNextBlockTimestamp", [deadline + 1])  # bob's guard expires
+        world.chain.rpc("evm_mine")
+        with capture_logs() as logs:
+            report = rig.tick()
+    finally:
+        world.chain.rpc("evm_setAutomine", [True])
+    assert report.done.taken == []
+    (error,) = [e for e in report.done.errors if "reverted once mined" in e]
+    assert error.startswith("buy: ")
+    assert any(line["event"] == "transaction failed" for line in logs)
+    assert book.market.functions.getOffer(offer_id).call()[0] == SIZE  # still bob's

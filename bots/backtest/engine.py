@@ -224,7 +224,7 @@ class Engine:
         with structlog.contextvars.bound_contextvars(bot=agent.name):
             with self.timings.phase("tick (total)"):
                 report = agent.bot.tick()
-        return report.outcome, len(report.execution.errors)
+        return report.outcome, len(report.done.errors)
 
     def _quotes(
         self, makers: list[Agent], book: tuple[list[LiveOffer], list[LiveOffer]] | None

@@ -46,6 +46,7 @@ __all__ = [
     "MarketClient",
     "PairView",
     "escrowed",
+    "killed_offer_ids",
     "made_offer_ids",
     "offer_from_view",
 ]
@@ -152,12 +153,24 @@ class MarketClient(MarketReader):
 
 
 def made_offer_ids(market: Contract, receipt: TxReceipt) -> list[int]:
-    """Ids of the offers a transaction made, from the market's own `LogMake` logs, in order.
+    """Ids of the offers a transaction made, from the market's own `LogMake` logs, in order."""
+    return logged_offer_ids(market, receipt, "LogMake")
 
-    `LogMake`'s first indexed argument is the offer id, so the id is the log's second topic:
-    read straight from the receipt (web3's event decoding costs more than the whole send).
+
+def killed_offer_ids(market: Contract, receipt: TxReceipt) -> list[int]:
+    """Ids of the offers a transaction cancelled, from the market's own `LogKill` logs, in order
+    (a conditional cancel that found its offer changed is skipped and logs nothing)."""
+    return logged_offer_ids(market, receipt, "LogKill")
+
+
+def logged_offer_ids(market: Contract, receipt: TxReceipt, event: str) -> list[int]:
+    """Offer ids of the market's own `event` logs (`LogMake`, `LogKill`) in `receipt`, in order.
+
+    Both events have the offer id as their first indexed argument, so the id is the log's second
+    topic: read straight from the receipt (web3's event decoding costs more than the whole
+    send). Raises `ChainError` if the market's ABI says otherwise.
     """
-    topic = _log_make_topic(market)
+    topic = _log_topic(market, event)
     address = market.address.lower()
     return [
         int.from_bytes(bytes(log["topics"][1]), "big")
@@ -168,13 +181,13 @@ def made_offer_ids(market: Contract, receipt: TxReceipt) -> list[int]:
     ]
 
 
-def _log_make_topic(market: Contract) -> bytes:
+def _log_topic(market: Contract, name: str) -> bytes:
     abi: list[dict[str, Any]] = [dict(item) for item in market.abi]
-    event = next(e for e in abi if e.get("type") == "event" and e.get("name") == "LogMake")
+    event = next(e for e in abi if e.get("type") == "event" and e.get("name") == name)
     inputs = event["inputs"]
     if not inputs or inputs[0]["name"] != "id" or not inputs[0]["indexed"]:
-        raise ChainError("the market's LogMake does not start with an indexed offer id")
-    return keccak(text=f"LogMake({','.join(i['type'] for i in inputs)})")
+        raise ChainError(f"the market's {name} does not start with an indexed offer id")
+    return keccak(text=f"{name}({','.join(i['type'] for i in inputs)})")
 
 
 def _deadline(deadline: int) -> int:

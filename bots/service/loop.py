@@ -108,7 +108,7 @@ class Service:
 
     def _ran(self, report: TickReport) -> None:
         """A tick that ran: ready, unless every transaction of the last ticks that sent failed."""
-        execution = report.execution
+        execution = report.done  # a held transaction that reverted once mined counts too
         if execution.all_failed:
             self.tx_failures += 1
         elif execution.sent_anything and not execution.pending:

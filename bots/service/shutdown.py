@@ -103,7 +103,7 @@ def _cancel_until(
         left = deadline - time.monotonic()
         try:
             transactor.receipt_timeout_s = max(0.5, left)
-            pending = executor.settle_held(wait_s=min(max(0.0, left), MAX_BACKOFF_S))
+            pending = executor.settle_held(wait_s=min(max(0.0, left), MAX_BACKOFF_S)).pending
             known = tuple(view.own_offers_anywhere())
             if not known:
                 return Leftovers(())

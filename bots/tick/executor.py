@@ -15,7 +15,7 @@ from web3.types import TxReceipt
 from bots.chain.fees import Fees
 from bots.errors import TxError, TxPending
 from bots.market.approvals import Approvals
-from bots.market.client import MarketClient
+from bots.market.client import MarketClient, killed_offer_ids, made_offer_ids
 from bots.market.gas import MAX_ACTIONS_PER_TX
 from bots.tick.reconcile import Plan
 from strategies.api import LiveOffer, Quote, Take
@@ -43,6 +43,18 @@ class Execution:
         sent = self.made or self.cancelled or self.taken or self.errors or self.pending
         return bool(sent or self.refreshed)
 
+    def with_settled(self, settled: Execution) -> Execution:
+        """This execution together with `settled`: what a transaction an earlier tick left
+        pending did once it was mined (its changes and errors first; pending is this one's)."""
+        return Execution(
+            made=settled.made + self.made,
+            cancelled=settled.cancelled + self.cancelled,
+            taken=settled.taken + self.taken,
+            errors=settled.errors + self.errors,
+            pending=self.pending,
+            refreshed=self.refreshed if self.refreshed is not None else settled.refreshed,
+        )
+
 
 class Executor:
     """Turns plans into transactions for the market client's account."""
@@ -50,6 +62,7 @@ class Executor:
     def __init__(self, market: MarketClient) -> None:
         self.market = market
         self.approvals = Approvals(market)
+        self._held_take: Take | None = None  # a take sent but left pending by its tick
 
     def execute(
         self,
@@ -89,14 +102,36 @@ class Executor:
 
     def settle_held(
         self, wait_s: float = 0.0, *, known: TxReceipt | None = None, polled: bool = False
-    ) -> str | None:
-        """Chase a transaction an earlier tick left pending; its label while still pending.
-        `known` / `polled`: what the tick's snapshot read of its receipt (`Transactor`)."""
+    ) -> Execution:
+        """Chase a transaction an earlier tick left pending; what it did once mined.
+
+        Returns an `Execution` with `pending` set (its label) while it is still pending; else
+        the offers it made and cancelled (from its `LogMake`/`LogKill` logs), the take it was,
+        or one error if it reverted: what that tick could not report. `known` / `polled`: what
+        the tick's snapshot read of its receipt (`Transactor.settle_held`).
+        """
+        transactor = self.market.transactor
+        label = transactor.held
         try:
-            self.market.transactor.settle_held(wait_s, known=known, polled=polled)
+            receipt = transactor.settle_held(wait_s, known=known, polled=polled)
         except TxPending as exc:
-            return str(exc)
-        return None
+            return Execution(pending=str(exc))
+        take, self._held_take = self._held_take, None
+        settled = Execution()
+        if receipt is None:
+            return settled
+        if receipt["status"] != 1:
+            tx_hash = receipt["transactionHash"].to_0x_hex()
+            settled.errors.append(
+                f"{label}: reverted once mined (sent by an earlier tick, {tx_hash})"
+            )
+            return settled
+        contract = self.market.contract
+        settled.made = made_offer_ids(contract, receipt)
+        settled.cancelled = killed_offer_ids(contract, receipt)
+        if take is not None:
+            settled.taken.append(take)
+        return settled
 
     def refresh_deadline(self, deadline: int) -> Execution:
         """Move the dead-man's switch to `deadline` so the guarded offers stay takable."""
@@ -153,13 +188,19 @@ class Executor:
         return [quote for quote in makes if quote.pay_token not in refused]
 
     def _take(self, take: Take, offer: LiveOffer | None, result: Execution) -> None:
+        transactor = self.market.transactor
+        before, sending = transactor.held_hashes, False
         try:
             if offer is not None:
                 self.approvals.ensure(offer.buy_token, take.expected_spend)
+            sending = True
             self.market.take(take.offer_id, take.quantity)
             result.taken.append(take)
         except TxPending as exc:
             result.pending = str(exc)
+            held = transactor.held_hashes
+            if sending and held and held[:1] != before[:1]:  # this take went out and is held
+                self._held_take = take
         except TxError as exc:
             result.errors.append(str(exc))
 

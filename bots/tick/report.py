@@ -32,8 +32,15 @@ class TickReport:
     tick: int
     outcome: str  # one of OUTCOMES
     plan: Plan
-    execution: Execution
+    execution: Execution  # what this tick sent
     stops: dict[str, str] = field(default_factory=dict)
+    settled: Execution = field(default_factory=Execution)  # an earlier tick's, mined by now
+
+    @property
+    def done(self) -> Execution:
+        """What went through (or failed) during this tick: the settled held transaction's
+        changes and errors, then this tick's own."""
+        return self.execution.with_settled(self.settled)
 
 
 def pending_report(tick: int, pending: str, metrics: TickMetrics) -> TickReport:
@@ -61,23 +68,24 @@ def observe(
         log.warning("safety stop: no new quotes", stop=reason, reason=why)
     for note in guarded.notes:
         log.info("risk limit applied", note=note)
-    for error in execution.errors:
+    done = report.done
+    for error in done.errors:
         log.error("transaction failed", error=error)
-    if execution.sent_anything or report.outcome != "noop":
+    if done.sent_anything or report.outcome != "noop":
         # A tick whose every transaction failed is a warning that says so ("result": "failed"),
         # not a "quote" with "made": 0.
-        emit = log.warning if execution.all_failed else log.info
+        emit = log.warning if done.all_failed else log.info
         emit(
             "tick",
             outcome=report.outcome,
-            result=_result(execution),
+            result=_result(done),
             reference_price=str(snapshot.reference_price),
-            made=len(execution.made),
-            cancelled=len(execution.cancelled),
-            taken=len(execution.taken),
+            made=len(done.made),
+            cancelled=len(done.cancelled),
+            taken=len(done.taken),
             kept=len(plan.keep),
-            failed=len(execution.errors),
-            pending=execution.pending,
+            failed=len(done.errors),
+            pending=done.pending,
             reason=guarded.decision.reason,
         )
     _note_idle(report, snapshot, guarded.decision.reason)

@@ -101,18 +101,19 @@ class Bot:
             raise
         finally:
             structlog.contextvars.unbind_contextvars("tick")
-        failed = report.execution.all_failed
+        failed = report.done.all_failed
         self.metrics.tick_finished(time.monotonic() - started, ok=True, txs_failed=failed)
         return report
 
     def _tick(self, tick: int) -> TickReport:
         held = self.executor.held_hashes()
         observation = self.view.read(tick, held)  # a held transaction's receipt rides along
+        settled = Execution()
         if held:  # settled only when mined by the snapshot's block, which then shows it
             receipt = observation.held_receipt
-            pending = self.executor.settle_held(known=receipt, polled=True)
-            if pending is not None:
-                return pending_report(tick, pending, self.metrics)
+            settled = self.executor.settle_held(known=receipt, polled=True)
+            if settled.pending is not None:
+                return pending_report(tick, settled.pending, self.metrics)
         self.executor.check_nonce(observation.nonce)
         self.executor.prime_fees(observation.fees)
         try:
@@ -145,7 +146,7 @@ class Bot:
             outcome = "safety_stop"
         elif plan.is_empty and not takes and outcome == "quote":
             outcome = "noop"
-        report = TickReport(tick, outcome, plan, execution, guarded.stops)
+        report = TickReport(tick, outcome, plan, execution, guarded.stops, settled)
         observe(report, snapshot, guarded, self.metrics, pnl)
         return report
 
