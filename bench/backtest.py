@@ -17,9 +17,11 @@ import argparse
 import cProfile
 import io
 import pstats
+import re
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from bots.backtest.analytics import analyse
@@ -38,6 +40,10 @@ from bots.service.logs import configure_logging
 
 T = TypeVar("T")
 RAW_TRANSFERS = 2_000
+README = Path(__file__).resolve().parents[1] / "README.md"
+RECORDED = re.compile(
+    r"Speed \(`python -m bench\.backtest`[^)]*\):\s+\*\*([\d,.]+)\s+steps/s,\s+([\d,.]+)\s+tx/s\*\*"
+)
 
 
 def scenario(steps: int) -> Scenario:
@@ -142,6 +148,26 @@ def raw_throughput(count: int) -> tuple[float, float]:
         return signed_rate, send_rate
 
 
+def recorded(readme: Path = README) -> tuple[float, float] | None:
+    """The (steps/s, tx/s) the README's "Backtesting" section records, None if it has none."""
+    try:
+        match = RECORDED.search(readme.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    if match is None:
+        return None
+    return float(match[1].replace(",", "")), float(match[2].replace(",", ""))
+
+
+def against_readme(steps_s: float, tx_s: float, figure: tuple[float, float] | None) -> str:
+    if figure is None:
+        return "README figure: none found (README.md, Backtesting, 'Speed (...)')"
+    return (
+        f"against the README's figure ({figure[0]:g} steps/s, {figure[1]:g} tx/s): "
+        f"x{steps_s / figure[0]:.2f} steps/s, x{tx_s / figure[1]:.2f} tx/s"
+    )
+
+
 def profiled(enabled: bool, call: Callable[[], T]) -> tuple[T, str]:
     if not enabled:
         return call(), ""
@@ -168,6 +194,7 @@ def report(
         f" send; {ceilings[0]:.1f} before the backtest, {ceilings[1]:.1f} after: the higher)"
         f"  ->  ratio {rate / ceiling:.2f}",
         f"anvil, for scale: {signed:8.1f} transfers/s signed+sent, {send_only:.1f} pre-signed",
+        against_readme(steps / loop, rate, recorded()),
         "",
         f"{'where the time goes':<40}{'seconds':>9}{'ms/step':>9}{'share':>7}",
         "-" * 65,
