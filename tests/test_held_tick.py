@@ -138,7 +138,7 @@ def test_a_held_take_that_reverts_once_mined_is_a_failed_transaction(
     finally:
         world.chain.rpc("evm_setAutomine", [True])
     assert report.done.taken == []
-    (error,) = [e for e in report.done.errors if "reverted once mined" in e]
-    assert error.startswith("buy: ")
+    (error,) = [e for e in report.done.errors if "sent by an earlier tick" in e]
+    assert error.startswith(f"buy: OfferExpired(id={hex(offer_id)}, ")  # the chain's reason
     assert any(line["event"] == "transaction failed" for line in logs)
     assert book.market.functions.getOffer(offer_id).call()[0] == SIZE  # still bob's

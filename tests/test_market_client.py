@@ -146,7 +146,7 @@ def test_the_switch_through_the_client(setup: tuple) -> None:
     assert not bob.is_takable(new[0])
     offer = alice.offer(new[0])
     assert offer is not None and offer.deadline == past
-    with pytest.raises(TxError, match=f"OfferExpired\\(id={new[0]}, deadline={past}\\)"):
+    with pytest.raises(TxError, match=f"OfferExpired\\(id={hex(new[0])}, deadline={past}\\)"):
         bob.transactor.transact(bob.contract.functions.buy(new[0], 1), gas=GAS)
     alice.set_deadline(0)
     assert bob.is_takable(new[0])

@@ -86,7 +86,7 @@ def block_time(world: World, receipt: TxReceipt) -> int:
 def expired(book: Book, id_: int, deadline: int) -> Iterator[None]:
     """Expect a mined `buy` that reverted with `OfferExpired`, and check it changed nothing."""
     before = (book.holdings(), book.market.functions.offerInfo(id_).call())
-    error = f"OfferExpired(id={id_}, deadline={deadline})"
+    error = f"OfferExpired(id={hex(id_)}, deadline={deadline})"
     with pytest.raises(TxError, match=re.escape(error)) as raised:
         yield
     assert raised.value.tx_hash is not None  # mined, not refused by an estimate
@@ -367,7 +367,9 @@ def test_a_failed_requote_until_changes_neither_offers_nor_deadline(book: Book) 
     state = (book.holdings(), book.market.functions.offerInfo(kept).call(), book.deadline("alice"))
 
     call = book.market.functions.requoteUntil([(kept, 100)], [book.spec(5, 5)], deadline + AHEAD)
-    with pytest.raises(TxError, match=re.escape(f"UnexpectedRemaining(id={kept}, expected=100")):
+    with pytest.raises(
+        TxError, match=re.escape(f"UnexpectedRemaining(id={hex(kept)}, expected=100")
+    ):
         book.world.send("alice", call, gas=GAS)
 
     now = (book.holdings(), book.market.functions.offerInfo(kept).call(), book.deadline("alice"))

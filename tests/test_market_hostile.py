@@ -260,7 +260,7 @@ def test_reentrant_cancel_during_a_full_buy_finds_the_offer_closed(
     book.world.send("bob", market.functions.buy(id_, 1_000), gas=GAS)
 
     assert not reentry.succeeded()
-    assert reentry.last_error() == f"OfferNotActive(id={id_})"
+    assert reentry.last_error() == f"OfferNotActive(id={hex(id_)})"
     after = book.holdings((book.bnd, r), others=(r,))
     assert after[book.bnd.address, r.address] == before[book.bnd.address, r.address]
     assert after[book.bnd.address, book.address("bob")] == FUNDS + 1_000
@@ -285,7 +285,7 @@ def test_reentrant_buy_during_the_payout_sees_only_the_unsold_rest(
 
     assert reentry.succeeded() == inner_succeeds, reentry.last_error()
     if not inner_succeeds:
-        error = f"QuantityExceedsRemaining(id={id_}, quantity={inner_quantity}, remaining=600)"
+        error = f"QuantityExceedsRemaining(id={hex(id_)}, quantity={inner_quantity}, remaining=600)"
         assert reentry.last_error() == error
     sold_inside = inner_quantity if inner_succeeds else 0
     after = book.holdings((book.bnd, r), others=(r,))
@@ -360,6 +360,6 @@ def test_reentrant_buy_during_a_requote_until_payout_meets_the_guard_and_the_dea
     book.world.send("alice", market.functions.requoteUntil([(old, 1_000)], specs, past), gas=GAS)
 
     assert not reentry.succeeded()  # deadline and guard were written before the payout
-    assert reentry.last_error() == f"OfferExpired(id={replacement}, deadline={past})"
+    assert reentry.last_error() == f"OfferExpired(id={hex(replacement)}, deadline={past})"
     assert market.functions.offerInfo(replacement).call()[6] == 600
     book.assert_escrow_backed(book.bnd, r)

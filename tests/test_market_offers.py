@@ -264,7 +264,7 @@ def test_buy_or_cancel_of_an_unknown_offer_reverts(book: Book, operation: str) -
         if operation == "buy"
         else book.market.functions.cancel(unknown)
     )
-    with reverts(f"OfferNotActive(id={unknown})"):
+    with reverts(f"OfferNotActive(id={hex(unknown)})"):
         book.world.send("alice" if operation == "cancel" else "bob", call)
 
 
@@ -279,7 +279,7 @@ def test_buy_or_cancel_of_a_closed_offer_reverts(
     else:
         book.world.send("bob", book.market.functions.buy(id_, 10))
 
-    with reverts(f"OfferNotActive(id={id_})"):
+    with reverts(f"OfferNotActive(id={hex(id_)})"):
         if operation == "buy":
             book.world.send("carol", book.market.functions.buy(id_, 1))
         else:
@@ -288,7 +288,7 @@ def test_buy_or_cancel_of_a_closed_offer_reverts(
 
 def test_cancel_by_non_maker_reverts(book: Book) -> None:
     id_ = book.make("alice", 10, 10)
-    with reverts(f"NotOfferOwner(id={id_}, caller={book.world.addr('bob')})"):
+    with reverts(f"NotOfferOwner(id={hex(id_)}, caller={book.world.addr('bob')})"):
         book.world.send("bob", book.market.functions.cancel(id_))
     assert book.market.functions.getOwner(id_).call() == book.world.addr("alice")
 
@@ -296,13 +296,13 @@ def test_cancel_by_non_maker_reverts(book: Book) -> None:
 def test_buy_of_more_than_remaining_reverts(book: Book) -> None:
     id_ = book.make("alice", 10, 10)
     book.world.send("bob", book.market.functions.buy(id_, 4))
-    with reverts(f"QuantityExceedsRemaining(id={id_}, quantity=7, remaining=6)"):
+    with reverts(f"QuantityExceedsRemaining(id={hex(id_)}, quantity=7, remaining=6)"):
         book.world.send("carol", book.market.functions.buy(id_, 7))
 
 
 def test_maker_buying_own_offer_reverts(book: Book) -> None:
     id_ = book.make("alice", 10, 10)
-    with reverts(f"SelfTrade(id={id_})"):
+    with reverts(f"SelfTrade(id={hex(id_)})"):
         book.world.send("alice", book.market.functions.buy(id_, 1))
 
 
@@ -377,7 +377,7 @@ def test_views_of_an_inactive_offer_are_zero(book: Book) -> None:
     )
     with pytest.raises(ContractCustomError) as raised:
         book.market.functions.spendFor(id_, 1).call()
-    assert decode_revert(raised.value.data) == f"OfferNotActive(id={id_})"
+    assert decode_revert(raised.value.data) == f"OfferNotActive(id={hex(id_)})"
 
 
 def test_pair_info_and_pair_tokens_describe_registered_pairs(book: Book) -> None:

@@ -129,7 +129,9 @@ def test_requote_reverts_when_an_offer_was_partly_taken_since(book: Book) -> Non
     before = book.state([kept, taken])
 
     call = book.market.functions.requote([(kept, 100), (taken, 100)], [book.spec(200, 600)])
-    fails_on_chain(book, "alice", call, f"UnexpectedRemaining(id={taken}, expected=100, actual=99)")
+    fails_on_chain(
+        book, "alice", call, f"UnexpectedRemaining(id={hex(taken)}, expected=100, actual=99)"
+    )
 
     assert book.state([kept, taken]) == before
     assert book.market.functions.isActive(kept).call()
@@ -141,7 +143,9 @@ def test_requote_reverts_when_an_offer_was_closed_since(book: Book) -> None:
     before = book.state([gone])
 
     call = book.market.functions.requote([(gone, 100)], [book.spec(100, 300)])
-    fails_on_chain(book, "alice", call, f"UnexpectedRemaining(id={gone}, expected=100, actual=0)")
+    fails_on_chain(
+        book, "alice", call, f"UnexpectedRemaining(id={hex(gone)}, expected=100, actual=0)"
+    )
 
     assert book.state([gone]) == before
 
@@ -151,7 +155,7 @@ def test_requote_cancelling_anothers_offer_reverts(book: Book) -> None:
     before = book.state([own, bobs])
 
     call = book.market.functions.requote([(own, 100), (bobs, 100)], [])
-    error = f"NotOfferOwner(id={bobs}, caller={book.world.addr('alice')})"
+    error = f"NotOfferOwner(id={hex(bobs)}, caller={book.world.addr('alice')})"
     fails_on_chain(book, "alice", call, error)
 
     assert book.state([own, bobs]) == before
@@ -228,7 +232,9 @@ def test_requote_naming_one_offer_twice_reverts(book: Book) -> None:
     before = book.state([id_])
 
     call = book.market.functions.requote([(id_, 10), (id_, 10)], [])
-    fails_on_chain(book, "alice", call, f"UnexpectedRemaining(id={id_}, expected=10, actual=0)")
+    fails_on_chain(
+        book, "alice", call, f"UnexpectedRemaining(id={hex(id_)}, expected=10, actual=0)"
+    )
 
     assert book.state([id_]) == before
 

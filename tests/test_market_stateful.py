@@ -58,7 +58,7 @@ class MarketMachine(MarketModel):
         self.world.chain.rpc("evm_setNextBlockTimestamp", [at])
         call = self.market.functions.buy(o.id, quantity)
         if self.expired(o, at):
-            error = f"OfferExpired(id={o.id}, deadline={self.deadlines[o.maker]})"
+            error = f"OfferExpired(id={hex(o.id)}, deadline={self.deadlines[o.maker]})"
             with pytest.raises(TxError, match=re.escape(error)):
                 self.world.send(taker, call, gas=GAS)
             return
@@ -94,7 +94,7 @@ class MarketMachine(MarketModel):
     def cancel_by_non_maker_reverts(self, data: st.DataObject) -> None:
         o = self.draw_offer(data)
         intruder = data.draw(st.sampled_from([a for a in ACTORS if a != o.maker]), label="who")
-        error = f"NotOfferOwner(id={o.id}, caller={self.world.addr(intruder)})"
+        error = f"NotOfferOwner(id={hex(o.id)}, caller={self.world.addr(intruder)})"
         with pytest.raises(TxError, match=re.escape(error)):
             self.world.send(intruder, self.market.functions.cancel(o.id))
 
@@ -144,7 +144,7 @@ class MarketMachine(MarketModel):
             others = sorted({actual - 1, actual + 1, 0, TOP} - {actual})
             expected = data.draw(st.sampled_from(others), label="expected")
             cancels[at] = (id_, expected)
-            error = f"UnexpectedRemaining(id={id_}, expected={expected}, actual={actual})"
+            error = f"UnexpectedRemaining(id={hex(id_)}, expected={expected}, actual={actual})"
         specs = [self.spec(*n) for n in new]
         if deadline is None:
             call = self.market.functions.requote(cancels, specs)
@@ -191,7 +191,7 @@ class MarketMachine(MarketModel):
         taker = data.draw(st.sampled_from([a for a in ACTORS if a != o.maker]), label="taker")
         deadline = self.deadlines[o.maker]
         self.world.chain.rpc("evm_setNextBlockTimestamp", [max(self.now(), deadline) + seconds])
-        error = f"OfferExpired(id={o.id}, deadline={deadline})"
+        error = f"OfferExpired(id={hex(o.id)}, deadline={deadline})"
         with pytest.raises(TxError, match=re.escape(error)):
             self.world.send(taker, self.market.functions.buy(o.id, o.remaining), gas=GAS)
 

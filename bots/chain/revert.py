@@ -66,7 +66,7 @@ def decode_revert(data: bytes | str | None) -> str:
         if known:
             name, types, names = known
             values = decode(list(types), body)
-            args = ", ".join(f"{n}={_show(v)}" for n, v in zip(names, values, strict=True))
+            args = ", ".join(f"{n}={_show(v, n)}" for n, v in zip(names, values, strict=True))
             return f"{name}({args})"
     except Exception:  # noqa: BLE001, S110 - malformed revert data is reported raw below
         pass
@@ -85,7 +85,9 @@ def _as_bytes(data: bytes | str | None) -> bytes:
         return b""
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, name: str = "") -> str:
+    if name == "id" and isinstance(value, int):
+        return hex(value)  # offer ids in hex, as in logs, `otcmm book` and trades.csv
     if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
         return to_checksum_address(value)
     if isinstance(value, bytes):

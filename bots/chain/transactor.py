@@ -188,7 +188,12 @@ class Transactor:
         return () if self._held is None else tuple(self._held.hashes)
 
     def settle_held(
-        self, wait_s: float = 0.0, *, known: TxReceipt | None = None, polled: bool = False
+        self,
+        wait_s: float = 0.0,
+        *,
+        known: TxReceipt | None = None,
+        polled: bool = False,
+        raise_revert: bool = False,
     ) -> TxReceipt | None:
         """Chase the held transaction for up to `wait_s`; its receipt once mined, else None.
 
@@ -197,7 +202,7 @@ class Transactor:
         asked and got none (the chase skips its first poll, still replacing or rebroadcasting
         a stuck transaction). Raises `TxPending` while it is still pending. A held transaction
         that reverted is reported as "failed" and its receipt returned (status 0): the caller
-        re-reads the chain.
+        re-reads the chain; with `raise_revert` it raises that `TxError` (with the reason).
         """
         flight = self._held
         if flight is None:
@@ -215,7 +220,9 @@ class Transactor:
         try:
             self._check_status(receipt, flight)
         except TxError:
-            pass  # reported through on_event ("failed"); the next read of the chain shows it
+            if raise_revert:
+                raise
+            # else reported through on_event ("failed"); the next read of the chain shows it
         return receipt
 
     def _wait(self, wait_s: float) -> float:

@@ -107,24 +107,23 @@ class Executor:
 
         Returns an `Execution` with `pending` set (its label) while it is still pending; else
         the offers it made and cancelled (from its `LogMake`/`LogKill` logs), the take it was,
-        or one error if it reverted: what that tick could not report. `known` / `polled`: what
-        the tick's snapshot read of its receipt (`Transactor.settle_held`).
+        or one error with the chain's reason if it reverted: what that tick could not report.
+        `known` / `polled`: what the tick's snapshot read of its receipt
+        (`Transactor.settle_held`). Raises `TxError` if chasing it failed while it is held.
         """
         transactor = self.market.transactor
-        label = transactor.held
         try:
-            receipt = transactor.settle_held(wait_s, known=known, polled=polled)
+            receipt = transactor.settle_held(wait_s, known=known, polled=polled, raise_revert=True)
         except TxPending as exc:
             return Execution(pending=str(exc))
+        except TxError as exc:  # reverted once mined: the reason the chain gives, and its hash
+            if transactor.held_hashes:
+                raise  # not settled: the chase itself failed, and so does the tick
+            self._held_take = None
+            return Execution(errors=[f"{exc} (sent by an earlier tick)"])
         take, self._held_take = self._held_take, None
         settled = Execution()
         if receipt is None:
-            return settled
-        if receipt["status"] != 1:
-            tx_hash = receipt["transactionHash"].to_0x_hex()
-            settled.errors.append(
-                f"{label}: reverted once mined (sent by an earlier tick, {tx_hash})"
-            )
             return settled
         contract = self.market.contract
         settled.made = made_offer_ids(contract, receipt)
