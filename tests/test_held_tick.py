@@ -142,3 +142,31 @@ def test_a_held_take_that_reverts_once_mined_is_a_failed_transaction(
     assert error.startswith(f"buy: OfferExpired(id={hex(offer_id)}, ")  # the chain's reason
     assert any(line["event"] == "transaction failed" for line in logs)
     assert book.market.functions.getOffer(offer_id).call()[0] == SIZE  # still bob's
+    with capture_logs() as later:  # a failed transaction makes the book suspect: read it whole
+        rig.tick()
+    assert any(line["event"] == "reading the book in full" for line in later)
+
+
+# --- a reorg takes a mined transaction of ours away -------------------------------------------
+
+
+def test_a_transaction_the_chain_lost_does_not_leave_the_next_one_stuck(
+    book: TwoAssetMarket, world: World
+) -> None:
+    """The red team's reorg: a requote mined, then vanished with its block. The bot's next
+    nonce was one past it, so everything it signed after waited on a gap forever (it could
+    not even pull its quotes). Now the tick sees the chain's count below its own, takes the
+    nonce from the node again, and its book (hash-checked) shows the requote gone."""
+    rig = make_rig(book)
+    snapshot = world.chain.rpc("evm_snapshot")
+    assert rig.tick().outcome == "quote" and rig.quoted() == ladder("100")
+    world.chain.rpc("evm_revert", [snapshot])  # the requote's block is gone
+    world.chain.rpc("evm_mine")  # and the chain moved on past it
+    assert rig.own() == []
+
+    with capture_logs() as logs:
+        report = rig.tick()
+
+    assert report.outcome == "quote" and report.execution.pending is None
+    assert rig.quoted() == ladder("100")  # quoted again, with the nonce the chain expects
+    assert any(line["event"].startswith("the chain lost transactions of ours") for line in logs)

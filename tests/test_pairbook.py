@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from web3.contract import Contract
 
+from bots.chain.rawrpc import raw_request
 from bots.chain.rpc import connect
 from bots.chain.transactor import Transactor
 from bots.market.approvals import Approvals
-from bots.market.client import MarketClient
+from bots.market.client import MarketClient, PairView
 from bots.market.pairbook import PairBook
 from tests.chainfixtures import World, rolled_back
 
@@ -104,3 +105,60 @@ def test_a_chain_that_went_backwards_is_read_in_full(market: dict[str, Any], wor
     world.chain.rpc("evm_revert", [snapshot])  # the offer never happened
 
     assert book.read(owner, int(alice.w3.eth.block_number)).asks == []
+
+
+def header(reader: MarketClient) -> tuple[int, dict[str, Any]]:
+    block = raw_request(reader.w3, "eth_getBlockByNumber", ["latest", False])
+    return int(block["number"], 16), block
+
+
+@pytest.mark.parametrize(
+    "mined_after", [0, 1, 5], ids=["same-height:hash", "next:parent-hash", "higher:in-batch"]
+)
+def test_a_reorg_that_does_not_lower_the_block_number_is_read_in_full(
+    market: dict[str, Any], world: World, mined_after: int
+) -> None:
+    """The red team's reorg: the book saw a requote, the chain dropped it and went on to the
+    same height or beyond. Judged by block number alone the book kept the ghost offers."""
+    alice = client(world, market["market"], "alice")
+    bnd, usd = market["BND"].address, market["USD"].address
+    owner = alice.transactor.address
+    kept = alice.requote([], [(10**6, bnd, 100 * 10**6, usd)])
+    book = PairBook(alice, bnd, usd, full_read_every=10_000)
+    read_at(book, owner, alice, True)
+    snapshot = world.chain.rpc("evm_snapshot")
+    ghost = alice.requote([(kept[0], 10**6)], [(10**6, bnd, 101 * 10**6, usd)])
+    assert [o.id for o in read_at(book, owner, alice, True).asks] == ghost
+    world.chain.rpc("evm_revert", [snapshot])  # the requote never happened ...
+    alice.transactor.resync_nonce()
+    for _ in range(1 + mined_after):  # ... and other blocks took its place
+        world.chain.rpc("evm_mine")
+
+    view = read_at(book, owner, alice, True)
+
+    assert [o.id for o in view.asks] == kept == list(views(alice, bnd, usd, owner))
+
+
+def read_at(book: PairBook, owner: str, reader: MarketClient, with_header: bool) -> PairView:
+    """The book at the latest block, given its header (as a bot's snapshot does) or not."""
+    number, block = header(reader)
+    return book.read(owner, number, header=block if with_header else None)
+
+
+def test_an_invalidated_book_is_read_in_full_once(market: dict[str, Any], world: World) -> None:
+    """A log the node left out of an answer: the book keeps a dead offer until a full read,
+    which a failed transaction now asks for (`invalidate`)."""
+    alice, bob = (client(world, market["market"], who) for who in ("alice", "bob"))
+    bnd, usd = market["BND"].address, market["USD"].address
+    owner = alice.transactor.address
+    book = PairBook(alice, bnd, usd, full_read_every=10_000)
+    asks = bob.requote([], [(10**6, bnd, 100 * 10**6, usd)])
+    read_at(book, owner, alice, False)
+    bob.cancel(asks[0])
+    book._block += 1  # the cancel's block is skipped, as by an answer without its log (no
+    # header given: no hash check either, which would catch this one)
+    assert [o.id for o in read_at(book, owner, alice, False).asks] == asks  # a ghost
+
+    book.invalidate("a transaction failed")
+
+    assert read_at(book, owner, alice, False).asks == []

@@ -94,6 +94,12 @@ class Transactor:
         detected, the bot must still be able to pull its offers with the next free nonce."""
         self.nonces.relax()
 
+    def abandon_held(self) -> None:
+        """Stop chasing the held transaction (it cannot mine: see `Executor.check_nonce`) and
+        take the next nonce from the node. Its signed versions stay in the journal."""
+        self._held = None
+        self.resync_nonce()
+
     def check_chain_nonce(self, mined: int) -> None:
         """Raise `ForeignTransactionError` when the chain shows more transactions of this account
         than this transactor has signed or known of (strict mode only)."""
@@ -181,6 +187,10 @@ class Transactor:
     def held(self) -> str | None:
         """The label of the transaction still pending from an earlier send, if any."""
         return None if self._held is None else self._held.label
+
+    @property
+    def held_nonce(self) -> int | None:  # of the held transaction, if any
+        return None if self._held is None else self._held.nonce
 
     @property
     def held_hashes(self) -> tuple[str, ...]:

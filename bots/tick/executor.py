@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import structlog
 from web3.types import TxReceipt
 
 from bots.chain.fees import Fees
@@ -19,6 +20,8 @@ from bots.market.client import MarketClient, killed_offer_ids, made_offer_ids
 from bots.market.gas import MAX_ACTIONS_PER_TX
 from bots.tick.reconcile import Plan
 from strategies.api import LiveOffer, Quote, Take
+
+log = structlog.get_logger("otcmm.bot")
 
 
 @dataclass
@@ -93,8 +96,26 @@ class Executor:
         self.market.transactor.prime_fees(fees)
 
     def check_nonce(self, mined: int) -> None:
-        """Raise `ForeignTransactionError` if the account has transactions we did not sign."""
-        self.market.transactor.check_chain_nonce(mined)
+        """Check the account's `mined` transaction count (at the tick's snapshot block).
+
+        Raises `ForeignTransactionError` if the account has transactions we did not sign. A
+        count *below* what we signed and saw mined means the chain lost a transaction of ours
+        (a reorg): the nonce is taken from the node again, and a held transaction above the
+        gap, which cannot mine until the gap is filled, is abandoned (it may still mine after
+        the next one; its effects are then read from the chain like any other).
+        """
+        transactor = self.market.transactor
+        held = transactor.held_nonce
+        expected = held if held is not None else transactor.nonces.next
+        if expected is not None and mined < expected:
+            log.warning(
+                "the chain lost transactions of ours (a reorg?): taking the nonce from the node",
+                mined=mined,
+                expected=expected,
+                abandoned=transactor.held,
+            )
+            transactor.abandon_held()
+        transactor.check_chain_nonce(mined)
 
     def held_hashes(self) -> tuple[str, ...]:
         """The versions of the transaction an earlier tick left pending (() when none)."""

@@ -108,13 +108,13 @@ class Bot:
     def _tick(self, tick: int) -> TickReport:
         held = self.executor.held_hashes()
         observation = self.view.read(tick, held)  # a held transaction's receipt rides along
+        self.executor.check_nonce(observation.nonce)  # first: it may abandon a held one
         settled = Execution()
         if held:  # settled only when mined by the snapshot's block, which then shows it
             receipt = observation.held_receipt
             settled = self.executor.settle_held(known=receipt, polled=True)
             if settled.pending is not None:
                 return pending_report(tick, settled.pending, self.metrics)
-        self.executor.check_nonce(observation.nonce)
         self.executor.prime_fees(observation.fees)
         try:
             conditions, price = self._conditions(observation, self._read_feed())
@@ -147,6 +147,8 @@ class Bot:
         elif plan.is_empty and not takes and outcome == "quote":
             outcome = "noop"
         report = TickReport(tick, outcome, plan, execution, guarded.stops, settled)
+        if report.done.errors:  # one built on a book missing a log fails until a full read
+            self.view.book.invalidate(f"a transaction failed: {report.done.errors[0]}")
         observe(report, snapshot, guarded, self.metrics, pnl)
         return report
 

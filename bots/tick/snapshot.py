@@ -76,7 +76,7 @@ class ChainView:
         base_fee = header.get("baseFeePerGas")
         fee_method = "eth_gasPrice" if base_fee is None else "eth_maxPriorityFeePerGas"
         bids, asks, balances, native, nonce, suggestion, answers = self.book.read(
-            self.owner, number, fee_method=fee_method, extra=receipt_calls(held)
+            self.owner, number, header=header, fee_method=fee_method, extra=receipt_calls(held)
         )
         self.last_book = (bids, asks)
         own = tuple(o for o in (*bids, *asks) if o.owner == self.owner)
