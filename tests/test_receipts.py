@@ -7,6 +7,7 @@ eth_abi: each is compared with web3's own machinery on real transactions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -18,7 +19,7 @@ from web3.providers.base import BaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
 from bots.chain.rawrpc import raw_request
-from bots.chain.receipts import fetch_receipts, format_receipt
+from bots.chain.receipts import fetch_receipts, format_receipt, receipt_from_answer
 from bots.chain.rpc import connect
 from bots.chain.transactor import Transactor
 from bots.errors import ChainError
@@ -162,3 +163,36 @@ def test_a_receipt_not_indexed_yet_is_not_mined_yet_any_other_error_is_an_error(
     refused = Web3(AnsweringProvider("method not allowed"))
     with pytest.raises(ChainError, match="eth_getTransactionReceipt: method not allowed"):
         fetch_receipts(refused, ["0x" + "ab" * 32])
+
+
+TX = "0x" + "11" * 32
+GOOD = {
+    "transactionHash": TX,
+    "blockHash": "0x" + "22" * 32,
+    "blockNumber": "0x5",
+    "status": "0x1",
+    "gasUsed": "0x5208",
+    "logs": [],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"status": "0x2"}, "status 2"),
+        ({"status": None}, "without status"),
+        ({"blockNumber": None}, "without blockNumber"),
+        ({"transactionHash": "0x" + "33" * 32}, "the receipt of 0x3333"),
+    ],
+    ids=["status-2", "no-status", "no-block", "another-transaction"],
+)
+def test_a_receipt_a_bot_cannot_trust_is_refused_not_believed(
+    change: dict[str, Any], why: str
+) -> None:
+    """The red team's lying node: a receipt of another transaction made a bot believe its
+    requote mined (and requote again: double the offers); no status or status 2 was read as a
+    revert or a KeyError. Each is now a `ChainError`: the transaction stays held and chased."""
+    assert format_receipt(GOOD, TX)["status"] == 1
+    raw = {k: v for k, v in {**GOOD, **change}.items() if v is not None}
+    with pytest.raises(ChainError, match=re.escape(why)):
+        receipt_from_answer({"jsonrpc": "2.0", "id": 1, "result": raw}, TX)

@@ -36,6 +36,7 @@ _QUANTITIES = (
 )
 _BYTES = ("blockHash", "transactionHash", "logsBloom", "data", "root")
 _ADDRESSES = ("from", "to", "contractAddress", "address")
+_REQUIRED = ("transactionHash", "blockNumber", "blockHash", "status", "gasUsed")
 
 
 def fetch_receipts(w3: Web3, hashes: Sequence[str]) -> list[TxReceipt | None]:
@@ -48,7 +49,7 @@ def fetch_receipts(w3: Web3, hashes: Sequence[str]) -> list[TxReceipt | None]:
         answers = [w3.provider.make_request(RPCEndpoint(RECEIPT), calls[0][1])]
     else:
         answers = raw_batch_answers(w3, calls)
-    return [receipt_from_answer(answer) for answer in answers]
+    return [receipt_from_answer(a, h) for a, h in zip(answers, hashes, strict=True)]
 
 
 def receipt_calls(hashes: Sequence[str]) -> list[tuple[str, list[Any]]]:
@@ -56,14 +57,15 @@ def receipt_calls(hashes: Sequence[str]) -> list[tuple[str, list[Any]]]:
     return [(RECEIPT, [tx_hash]) for tx_hash in hashes]
 
 
-def receipt_from_answer(answer: Any) -> TxReceipt | None:
-    """The receipt in one JSON-RPC answer to `eth_getTransactionReceipt` (see
+def receipt_from_answer(answer: Any, tx_hash: str | None = None) -> TxReceipt | None:
+    """The receipt in one JSON-RPC answer to `eth_getTransactionReceipt` of `tx_hash` (see
     `fetch_receipts`): None when not mined or not indexed yet, else formatted; `ChainError`
-    for another error answer."""
+    for another error answer, or a receipt that is not one of `tx_hash` (see
+    `format_receipt`)."""
     if isinstance(answer, Mapping) and _indexing(answer.get("error")):
         return None
     result = raw_result(RECEIPT, answer)
-    return None if result is None else format_receipt(result)
+    return None if result is None else format_receipt(result, tx_hash)
 
 
 def _indexing(error: Any) -> bool:
@@ -71,14 +73,27 @@ def _indexing(error: Any) -> bool:
     return isinstance(message, str) and "index" in message and "progress" in message
 
 
-def format_receipt(raw: Mapping[str, Any]) -> TxReceipt:
+def format_receipt(raw: Mapping[str, Any], tx_hash: str | None = None) -> TxReceipt:
     """A raw `eth_getTransactionReceipt` result in web3's `TxReceipt` shape (see the module
-    docstring). Raises `ChainError` if a known field is not what the JSON-RPC spec says."""
+    docstring). Raises `ChainError` if a known field is not what the JSON-RPC spec says, a
+    field a bot relies on is missing, the status is neither 0 nor 1, or the receipt is of
+    another transaction than `tx_hash` (a node or proxy that lies must not make a bot believe
+    a transaction mined, or failed: the caller keeps chasing it)."""
     try:
         receipt = _fields(raw)
         receipt["logs"] = [_fields(log) for log in raw.get("logs") or []]
     except (TypeError, ValueError, AttributeError) as exc:
         raise ChainError(f"RPC sent a receipt that does not parse: {exc}") from None
+    missing = [key for key in _REQUIRED if receipt.get(key) is None]
+    if missing:
+        raise ChainError(f"RPC sent a receipt without {', '.join(missing)}")
+    if receipt["status"] not in (0, 1):
+        raise ChainError(f"RPC sent a receipt with status {receipt['status']} (0 or 1 expected)")
+    if tx_hash is not None and receipt["transactionHash"] != HexBytes(tx_hash):
+        raise ChainError(
+            f"RPC sent the receipt of {receipt['transactionHash'].to_0x_hex()} when asked for "
+            f"{tx_hash}"
+        )
     return cast(TxReceipt, receipt)
 
 

@@ -96,7 +96,8 @@ class ChainView:
             fleet=self.fleet,
             tick=tick,
         )
-        receipt = _mined_by(number, [receipt_from_answer(a) for a in answers])
+        receipts = [receipt_from_answer(a, h) for a, h in zip(answers, held, strict=True)]
+        receipt = _mined_by(number, receipts)
         return Observation(snapshot, fees.max_price, native, nonce, fees, receipt)
 
     def own_offers_anywhere(self) -> list[LiveOffer]:
