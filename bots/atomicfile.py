@@ -1,4 +1,5 @@
-"""Replacing a small state file atomically: a crash or a full disk never leaves half a file.
+"""Replacing a small state file atomically: a crash or a full disk never leaves half a file;
+reading one without trusting what sits at its path (`read_small`).
 
 Shared by every state file a bot writes (the kill switch's record, the price anchor, the
 journal's rewrite): the text goes to a temporary file in the same directory, is flushed and
@@ -10,9 +11,13 @@ error propagates (an `OSError` such as ENOSPC), leaving the old file as it was.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
+
+MAX_RECORD_BYTES = 4_096  # a state record (kill switch, price anchor) is a line of JSON
 
 
 def write_atomic(path: Path, text: str, *, mode: int = 0o600) -> None:
@@ -41,3 +46,38 @@ def _sync_directory(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def read_small(path: Path, max_bytes: int, *, follow: bool = False) -> bytes:
+    """The bytes of the regular file `path`, at most `max_bytes` of them.
+
+    A state file is read without trusting what sits at its path: a FIFO would block the start
+    forever, `/dev/zero` or a huge file would eat the memory, and a symlink (unless `follow`)
+    points where the bot never wrote. Each is an `OSError` (`FileNotFoundError` when absent)
+    whose `strerror` says what is wrong; the read never blocks and never reads past the cap.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(exc.errno, "a symbolic link, not a file the bot wrote") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        if info.st_size > max_bytes:
+            raise OSError(errno.EFBIG, f"larger than {max_bytes:,} bytes")
+        chunks, left = [], max_bytes + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > max_bytes:  # it grew while read
+        raise OSError(errno.EFBIG, f"larger than {max_bytes:,} bytes")
+    return data

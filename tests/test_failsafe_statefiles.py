@@ -5,10 +5,12 @@ inside every send. No chain: the files and the journal are real, only `fsync` is
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 import bots.atomicfile
 import bots.chain.journal
@@ -16,6 +18,8 @@ from bots.chain.journal import TxJournal
 from bots.errors import ConfigError
 from bots.service.anchor import PriceAnchorFile
 from bots.service.journalguard import GuardedJournal
+from bots.service.state import KillSwitchFile
+from bots.tick.pnl import KillSwitchTripped
 from tests.diskfull import full_disk, temp_files
 
 ADDRESS = "0x" + "ab" * 20
@@ -81,3 +85,69 @@ def test_a_journal_rewrite_on_a_full_disk_keeps_the_old_file_and_no_temp_file(
         journal.compact()
 
     assert journal.path.read_bytes() == before and temp_files(tmp_path) == []
+
+
+# --- what sits at a state file's path is not trusted (red team 2) -------------------------------
+
+
+def _hostile(path: Path, kind: str) -> None:
+    if kind == "fifo":
+        os.mkfifo(path)  # reading it would block the start forever
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")  # reading it would eat the memory
+    elif kind == "huge":
+        with path.open("wb") as handle:
+            handle.truncate(1 << 30)  # sparse: 1 GiB of nothing, no disk used
+    elif kind == "nested":
+        path.write_text("[" * 100_000)  # the C JSON scanner segfaulted on this
+    elif kind == "directory":
+        path.mkdir()
+
+
+KINDS = ["fifo", "dev-zero", "huge", "nested", "directory"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_price_anchor_path_holding_something_else_refuses_in_one_line(
+    tmp_path: Path, kind: str
+) -> None:
+    anchor = PriceAnchorFile(tmp_path, ADDRESS)
+    _hostile(anchor.path, kind)
+    with pytest.raises(ConfigError, match="price anchor .* is unreadable") as info:
+        anchor.load()
+    assert "\n" not in str(info.value) and "--reset-price-anchor" in str(info.value)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_kill_switch_path_holding_something_else_still_refuses_the_start(
+    tmp_path: Path, kind: str
+) -> None:
+    switch = KillSwitchFile(tmp_path, ADDRESS)
+    _hostile(switch.path, kind)
+    with pytest.raises(KillSwitchTripped, match="unreadable record"):
+        switch.check(clear=False)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "huge", "directory"])
+def test_a_journal_path_holding_something_else_is_one_line(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "journal"
+    _hostile(path, kind)
+    with pytest.raises(ConfigError, match=f"journal {path}: "):
+        TxJournal(path)
+
+
+def test_damaged_journal_lines_are_skipped_and_the_good_ones_kept(tmp_path: Path) -> None:
+    path = tmp_path / "journal"
+    journal = TxJournal(path)
+    journal.sent(7, "0x" + "aa" * 32, bytes.fromhex("02f8"), "requote")
+    with path.open("ab") as handle:  # what the red team appended: each crashed the start
+        handle.write(b"7\n\xff\xfe garbage\n")
+        handle.write(b'{"e":"sent","nonce":8,"hash":"0xbb","raw":"zz","label":"x"}\n')
+        handle.write(b'{"e":"sent","nonce":"9","hash":"0xcc","raw":"02","label":"x"}\n')
+
+    with capture_logs() as logs:
+        again = TxJournal(path)
+
+    assert [(e.nonce, e.label) for e in again.open_entries(0)] == [(7, "requote")]
+    (warning,) = [line for line in logs if line["event"].startswith("journal lines skipped")]
+    assert warning["lines"] == 4

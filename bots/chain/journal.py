@@ -21,10 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bots.atomicfile import write_atomic
+import structlog
+
+from bots.atomicfile import read_small, write_atomic
 from bots.errors import ConfigError
 
+log = structlog.get_logger("otcmm.journal")
+
 DEFAULT_MAX_BYTES = 256 * 1024
+MAX_JOURNAL_READ_BYTES = 64 * 1024 * 1024  # far beyond any compacted journal: refuse, not OOM
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,16 +102,25 @@ class TxJournal:
         self._size = len(text.encode())
 
     def _records(self) -> list[dict[str, Any]]:
+        """The file's records; a line that is not one (a torn last line from a crash
+        mid-write, bit rot, another writer) is skipped, with one warning for all of them.
+        `ConfigError` (one line) when the path is not a regular file or is over the cap."""
         try:
-            lines = self.path.read_text(encoding="utf-8").splitlines()
+            data = read_small(self.path, MAX_JOURNAL_READ_BYTES, follow=True)
         except FileNotFoundError:
             return []
-        records = []
-        for line in lines:
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a torn last line from a crash mid-write carries nothing we sent
+        except OSError as exc:
+            raise ConfigError(f"journal {self.path}: {exc.strerror or exc}") from None
+        records: list[dict[str, Any]] = []
+        damaged = 0
+        for line in data.splitlines():
+            record = _record(line)
+            if record is None:
+                damaged += line.strip() != b""
+            else:
+                records.append(record)
+        if damaged:
+            log.warning("journal lines skipped: not records", path=str(self.path), lines=damaged)
         return records
 
     def _append(self, record: dict[str, object]) -> None:
@@ -140,8 +154,27 @@ def _sent_record(entry: JournalEntry) -> dict[str, object]:
     }
 
 
+def _record(line: bytes) -> dict[str, Any] | None:
+    """One journal line as a record the fold can use, None if it is not one."""
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError included
+        return None
+    if not isinstance(record, dict):
+        return None
+    if record.get("e") == "sent":
+        try:
+            nonce, raw = record["nonce"], bytes.fromhex(str(record["raw"]))
+        except (KeyError, ValueError):
+            return None
+        if not isinstance(nonce, int) or not raw or not isinstance(record.get("hash"), str):
+            return None
+    return record
+
+
 def _fold(records: list[dict[str, Any]]) -> tuple[dict[str, JournalEntry], int]:
-    """Open entries by hash, and the highest nonce known to be used, from the file's records."""
+    """Open entries by hash, and the highest nonce known to be used, from the file's records
+    (`_record` checked each one)."""
     open_: dict[str, JournalEntry] = {}
     used = -1
     for record in records:

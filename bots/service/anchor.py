@@ -24,7 +24,7 @@ from pathlib import Path
 
 import structlog
 
-from bots.atomicfile import write_atomic
+from bots.atomicfile import MAX_RECORD_BYTES, read_small, write_atomic
 from bots.errors import ConfigError
 from bots.feeds.pricefile import positive_price
 
@@ -45,11 +45,11 @@ class PriceAnchorFile:
         """The recorded anchor (quote per whole base), None without a file; `ConfigError`
         (one line naming the file) when it cannot be read or holds no sane price."""
         try:
-            record = json.loads(self.path.read_text(encoding="utf-8"))
+            record = json.loads(read_small(self.path, MAX_RECORD_BYTES).decode("utf-8"))
             price = positive_price(record["price"])
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+        except (OSError, ValueError, TypeError, KeyError, RecursionError) as exc:
             problem = exc.strerror if isinstance(exc, OSError) else "no sane price in it"
             message = f"price anchor {self.path} is unreadable ({problem}): {RESET_HINT}"
             raise ConfigError(message) from None

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import structlog
 
-from bots.atomicfile import write_atomic
+from bots.atomicfile import MAX_RECORD_BYTES, read_small, write_atomic
 from bots.errors import ConfigError, OtcmmError
 from bots.tick.pnl import KillSwitchTripped
 
@@ -107,10 +107,12 @@ class KillSwitchFile:
                 self.path.unlink()
             return
         try:
-            record = json.loads(self.path.read_text(encoding="utf-8"))
+            record = json.loads(read_small(self.path, MAX_RECORD_BYTES).decode("utf-8"))
+            if not isinstance(record, dict):
+                raise ValueError("not a record")
         except FileNotFoundError:
             return
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # still tripped: say so, never crash
             record = {"reason": "unreadable record", "at": "?"}
         raise KillSwitchTripped(
             f"kill switch tripped at {record.get('at', '?')}: {record.get('reason', '?')}; "
