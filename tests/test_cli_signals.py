@@ -133,6 +133,32 @@ def test_a_killed_sweep_takes_its_workers_and_their_chains_along(
     none_left(run.token)
 
 
+def test_a_sweep_whose_worker_is_killed_stops_with_one_line_not_a_hang(
+    runs: list[Run], tmp_path: Path
+) -> None:
+    """The OOM killer takes a worker: the pool replaced it and waited for its point forever
+    (red team 3). Now the sweep stops: one line, exit 1, the points that finished written."""
+    out = tmp_path / "sweep"
+    argv = [*SWEEP, "--out", str(out)]
+    argv[argv.index("steps=15")] = "steps=400"  # long enough to be killed mid-point
+    run = launch(runs, argv, tmp_path)
+    run.wait_for("two workers with a chain each", lambda: run.anvils() == 2)
+    workers = [
+        p for p in marked(run.token) if "multiprocessing" in p.command and "spawn" in p.command
+    ]
+    assert workers, marked(run.token)
+
+    os.kill(workers[0].pid, signal.SIGKILL)
+
+    assert run.process.wait(timeout=240) == 1
+    none_left(run.token)
+    stderr = run.stderr.text()
+    assert "Traceback" not in stderr, stderr
+    assert stderr.splitlines()[-1].startswith(
+        f"otcmm: error: sweep worker {workers[0].pid} died"
+    ), stderr
+
+
 DEMO = ["demo", "--duration", "600", "--block-time", "1"]
 
 

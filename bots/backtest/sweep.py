@@ -33,7 +33,7 @@ from bots.backtest.metrics import METRICS
 from bots.backtest.report import write_report
 from bots.backtest.scenario import Scalar, Scenario, scenario_from_raw
 from bots.devtools.lifetime import exit_with_parent
-from bots.errors import ConfigError
+from bots.errors import ConfigError, OtcmmError
 from bots.numbers import count
 
 ROW_METRICS = METRICS
@@ -43,6 +43,7 @@ TABLE_METRICS = ("pnl_net", "pnl_spread", "pnl_inventory", "fills", "quote_uptim
 Row = dict[str, Any]
 if TYPE_CHECKING:  # not subscriptable at run time
     import multiprocessing.queues
+    from multiprocessing.pool import IMapIterator
 
     Events = multiprocessing.queues.Queue[tuple[int, int, int, object]]
     # (point, steps done or -1 when done, steps in total, net P&L when done)
@@ -137,21 +138,53 @@ def run_sweep(
         initializer=_init_worker,
         initargs=(log_level, os.getpid(), events),
     )
+    finished = False
     try:
-        yield from pool.imap_unordered(_run_task, [(point, out, plots) for point in points])
+        rows = pool.imap_unordered(_run_task, [(point, out, plots) for point in points])
+        for _ in points:
+            yield _next_row(rows, lines)
         pool.close()
+        pool.join()  # idle workers exit by themselves: no SIGTERM in their shutdown
+        finished = True
         relay.join(timeout=30)  # the last done lines are on their way
     finally:
         stop.set()
-        pool.terminate()  # SIGTERM to busy workers: each stops its chain on the way out
-        pool.join()
+        if not finished:
+            pool.terminate()  # SIGTERM to busy workers: each stops its chain on the way out
+            pool.join()
         relay.join(timeout=5)
+
+
+def _next_row(rows: IMapIterator[Row], lines: PointLines) -> Row:
+    """The next finished point's row; `OtcmmError` when a worker died instead (the pool would
+    replace it and wait for its point forever: a SIGKILL, the OOM killer)."""
+    while True:
+        try:
+            return rows.next(timeout=0.5)
+        except multiprocessing.TimeoutError:
+            dead = [pid for pid in lines.workers if not _alive(pid)]
+            if dead:
+                raise OtcmmError(
+                    f"sweep worker {dead[0]} died (killed?) and its grid point with it: "
+                    "stopping the sweep"
+                ) from None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 PointProgress = Callable[[GridPoint, int, int], None]
 """Called by `run_point` with (point, steps done, steps in total)."""
 
 _EVENTS: Events | None = None  # a worker's line to the parent
+WORKER_STARTED = -2  # an event's point index when it announces a worker's pid
 
 
 def _run_task(task: tuple[GridPoint, Path, bool]) -> Row:
@@ -179,6 +212,7 @@ class PointLines:
         self.total = total
         self.finished = 0
         self.quarters: dict[int, int] = {}
+        self.workers: set[int] = set()  # pids of the pool's workers, as each one started
 
     def _write(self, text: str) -> None:
         self.stream.write(text + "\n")
@@ -211,7 +245,9 @@ class PointLines:
                 continue
             except (EOFError, OSError):  # a worker died mid-write: no more lines
                 return
-            if done < 0:
+            if index == WORKER_STARTED:
+                self.workers.add(done)  # its pid
+            elif done < 0:
                 self.done(by_index[index], net)
             else:
                 self.step(by_index[index], done, total)
@@ -224,6 +260,7 @@ def _init_worker(log_level: str, parent: int, events: Events) -> None:
     global _EVENTS
     _EVENTS = events
     events.cancel_join_thread()  # a terminated worker exits without flushing progress lines
+    events.put((WORKER_STARTED, os.getpid(), 0, None))
 
     exit_with_parent(parent, signal.SIGTERM)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
