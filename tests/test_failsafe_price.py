@@ -160,6 +160,33 @@ def test_a_jump_that_does_not_repeat_is_never_followed(book: TwoAssetMarket) -> 
     assert rig.tick().stops == {}
 
 
+def test_a_feed_walking_in_small_steps_is_not_followed_past_the_drift_limit(
+    book: TwoAssetMarket,
+) -> None:
+    """The red team's walk: 4% down every 1.2 s, each step under max_price_move_bps (5%), took
+    the bot's quotes from 104 to 29.5 in 40 s with no stop. Now the steps add up against the
+    price of the window's start (max_price_drift_bps 2000 over 300 s): the bot stops quoting
+    once the walk has gone 20%, and follows a level only once it stops walking and confirms."""
+    rig = make_rig(book)
+    rig.tick()
+    price, lowest_quoted = Decimal(100), Decimal(100)
+    for _ in range(10):  # to 100 * 0.96**10 = 66.5 (further on it becomes a jump stop)
+        rig.clock.now += 1.2
+        price *= Decimal("0.96")
+        rig.move(str(price))
+        report = rig.tick()
+        asks, _ = asks_and_bids(rig)
+        if asks:
+            lowest_quoted = min(lowest_quoted, Decimal(min(asks).numerator) / min(asks).denominator)
+    assert "max_price_drift_bps 2000" in report.stops["price_jump"]
+    assert rig.own() == [] and lowest_quoted > 80  # never quoted the walk past 20%
+    for _ in range(3):  # the feed settles where the walk ended: confirmed over 30 s
+        rig.clock.now += 15
+        rig.move(str(price))
+        report = rig.tick()
+    assert report.stops == {} and rig.bot.price_guard.last == price
+
+
 def test_a_reading_from_the_future_is_stale(book: TwoAssetMarket) -> None:
     rig = make_rig(book, limits=RiskLimits(max_feed_skew_s=5))
     rig.tick()

@@ -57,6 +57,15 @@ class RiskLimits(_Section):
         description="A larger move from the anchor is never followed by itself: a price_jump"
         " stop until the feed comes back or an operator starts with --reset-price-anchor.",
     )
+    max_price_drift_bps: int | None = Field(
+        default=2_000,
+        ge=1,
+        le=1_000_000,
+        description="A move this large within price_drift_window_s, however small its steps,"
+        " needs confirming like a large move (a walking feed); never below"
+        " max_price_move_bps (the larger applies); None: off.",
+    )
+    price_drift_window_s: float = Field(default=300.0, ge=0, le=86_400, allow_inf_nan=False)
     price_confirmations: int = Field(default=3, ge=1, le=100)
     price_confirm_s: float = Field(
         default=30.0,

@@ -14,7 +14,12 @@ each reading passes these checks before the strategy sees it (all pure, no I/O):
   once `confirmations` consecutive readings agree on the new level (each within `max_move_bps`
   of the first reading of the move) *and* they span at least `confirm_s` seconds, so a source
   repeating one wrong number a few times in a row does not confirm itself. Until then the bot
-  has no reference price: the strategy quotes nothing and the offers are pulled.
+  has no reference price: the strategy quotes nothing and the offers are pulled;
+- **drift**: steps each under `max_move_bps` add up: a feed walking 4% a second would carry
+  the anchor anywhere. So a reading more than `max_drift_bps` from the price the bot accepted
+  `drift_window_s` ago (the oldest accepted price still in that window) is a move too: it needs
+  the same confirmation, which a walk never gives (its readings do not agree on a level); once
+  the price settles, it confirms and becomes the new base of the window.
 
 Comparisons are exact (`Fraction`): nothing overflows, whatever the reading. The anchor is
 given at construction (the service loads it from the state directory, see
@@ -24,6 +29,7 @@ check says so (`PriceCheck.first`), so the runner can log it.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -57,11 +63,17 @@ class PriceGuard:
         confirmations: int = 3,
         confirm_s: float = 0.0,
         anchor: Decimal | None = None,
+        max_drift_bps: int | None = None,
+        drift_window_s: float = 300.0,
     ) -> None:
-        """`confirm_s` in seconds of the clock the caller passes to `check`. Raises
-        `ValueError` for fewer than 1 confirmation or a negative `confirm_s`."""
-        if confirmations < 1 or not confirm_s >= 0:
-            raise ValueError("confirmations must be >= 1 and confirm_s >= 0")
+        """`confirm_s` and `drift_window_s` in seconds of the clock the caller passes to
+        `check`. Raises `ValueError` for fewer than 1 confirmation or a negative `confirm_s`
+        or `drift_window_s`."""
+        if confirmations < 1 or not confirm_s >= 0 or not drift_window_s >= 0:
+            raise ValueError("confirmations must be >= 1, confirm_s and drift_window_s >= 0")
+        self.max_drift_bps = max_drift_bps
+        self.drift_window_s = drift_window_s
+        self._accepted: deque[tuple[float, Decimal]] = deque()  # (time, price) in the window
         self.min_price = min_price
         self.max_price = max_price
         self.max_move_bps = max_move_bps
@@ -85,9 +97,7 @@ class PriceGuard:
             return PriceCheck(None, "price_band", band)
         last, move = self.last, self.max_move_bps
         if last is None:
-            return self._accept(price, first=True)
-        if move is not None and _near(price, last, move):
-            return self._accept(price)
+            return self._accept(price, now, first=True)
         jump = self.max_jump_bps
         if jump is not None and not _near(price, last, jump):
             self._candidate, self._seen = None, 0
@@ -98,28 +108,48 @@ class PriceGuard:
                 f"{last}: never followed by itself; restart with --reset-price-anchor to accept "
                 "the feed's price",
             )
+        base, drift = self._window_base(now), self.max_drift_bps
+        if drift is not None and move is not None:
+            drift = max(drift, move)  # a step a tick may take, the window may too
+        if drift is not None and base is not None and not _near(price, base, drift):
+            why = (
+                f"more than risk.max_price_drift_bps {drift} bps from {base}, the price "
+                f"{self.drift_window_s:g} s ago (a walk is not followed by itself)"
+            )
+            return self._confirm(price, move if move is not None else drift, now, why)
+        if move is not None and _near(price, last, move):
+            return self._accept(price, now)
         if move is None:
-            return self._accept(price)
-        return self._confirm(price, last, move, now)
+            return self._accept(price, now)
+        return self._confirm(price, move, now, f"more than {move} bps from the anchor {last}")
 
-    def _confirm(self, price: Decimal, last: Decimal, move: int, now: float) -> PriceCheck:
+    def _confirm(self, price: Decimal, move: int, now: float, why: str) -> PriceCheck:
         if self._candidate is None or not _near(price, self._candidate, move):
             self._candidate, self._seen, self._since = price, 0, now
         self._seen += 1
         spanned = now - self._since
         if self._seen >= self.confirmations and spanned >= self.confirm_s:
-            return self._accept(price)
+            self._accepted.clear()  # a confirmed level is the new base of the window
+            return self._accept(price, now)
         return PriceCheck(
             None,
             "price_jump",
-            f"{price} is more than {move} bps from the anchor {last}; "
+            f"{price} is {why}; "
             f"{self._seen} of {self.confirmations} confirming readings over {spanned:.0f} of "
             f"{self.confirm_s:g} s",
         )
 
-    def _accept(self, price: Decimal, *, first: bool = False) -> PriceCheck:
+    def _accept(self, price: Decimal, now: float, *, first: bool = False) -> PriceCheck:
         self.last, self._candidate, self._seen = price, None, 0
+        self._accepted.append((now, price))
         return PriceCheck(price, first=first)
+
+    def _window_base(self, now: float) -> Decimal | None:
+        """The oldest price accepted within the last `drift_window_s` (None: none yet)."""
+        window = self._accepted
+        while len(window) > 1 and window[1][0] <= now - self.drift_window_s:
+            window.popleft()  # keep one older entry: the price in force at the window's start
+        return window[0][1] if window else None
 
     def _outside_band(self, price: Decimal) -> str:
         if self.min_price is not None and price < self.min_price:

@@ -83,6 +83,8 @@ class Bot:
             confirmations=limits.price_confirmations,
             confirm_s=limits.price_confirm_s,
             anchor=price_anchor,
+            max_drift_bps=limits.max_price_drift_bps,
+            drift_window_s=limits.price_drift_window_s,
         )
         self.anchor_origin = anchor_origin
         self.on_anchor = on_anchor
