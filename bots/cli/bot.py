@@ -3,30 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 from bots.cli.market import register as register_market
+from bots.errors import Interrupted
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from bots.service.config import load_config
     from bots.service.preflight import preflight
 
-    config = load_config(args.config)
     if args.check:
+        config = load_config(args.config)
         account = preflight(config)  # what a run needs: keystore, password, price files
         print(
             f"{args.config}: ok (bot {config.name}, strategy {config.strategy.name}, "
             f"account {account.address})"
         )
         return 0
-    from bots.service.process import serve
-
+    try:
+        config = load_config(args.config)
+        from bots.service.process import serve
+    except Interrupted as exc:  # before the bot's own handlers: nothing was started either
+        name = signal.Signals(exc.signum).name
+        print(f"otcmm: stopped by {name} during start-up: nothing quoted", file=sys.stderr)
+        return 0
     return serve(
         config,
         clear_kill_switch=args.clear_kill_switch,
         reset_price_anchor=args.reset_price_anchor,
+        restore_signals=False,
     )
 
 

@@ -191,13 +191,18 @@ def _settle_pending(transactor: Transactor) -> None:
 
 
 def serve(
-    config: BotConfig, *, clear_kill_switch: bool = False, reset_price_anchor: bool = False
+    config: BotConfig,
+    *,
+    clear_kill_switch: bool = False,
+    reset_price_anchor: bool = False,
+    restore_signals: bool = True,
 ) -> int:
-    """Everything `otcmm run` does, from the config to the exit code."""
+    """Everything `otcmm run` does, from the config to the exit code. `restore_signals`:
+    give SIGTERM/SIGINT/SIGHUP back to the caller's handlers after (else ignore late ones)."""
     configure_logging(config.runtime.log_format, config.runtime.log_level)
     structlog.contextvars.bind_contextvars(bot=config.name)
     stop = StopSignal()
-    with stop.installed():
+    with stop.installed(restore=restore_signals):
         try:
             return _serve(config, stop, clear_kill_switch, reset_price_anchor)
         except StartupInterrupted as exc:

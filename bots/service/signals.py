@@ -53,11 +53,19 @@ class StopSignal:
         self.starting = False
 
     @contextmanager
-    def installed(self) -> Iterator[StopSignal]:
-        """Handle SIGTERM, SIGINT and SIGHUP inside the block (main thread only); restore after."""
+    def installed(self, *, restore: bool = True) -> Iterator[StopSignal]:
+        """Handle SIGTERM, SIGINT and SIGHUP inside the block (main thread only). After it,
+        the previous handlers come back, or with `restore=False` (a process about to exit
+        with the block's result: `otcmm run`) a late signal is only logged, so a second
+        Ctrl-C after a clean stop cannot turn exit 0 into 130."""
         previous = {signum: signal.signal(signum, self.handle) for signum in SIGNALS}
         try:
             yield self
         finally:
+            self.starting = False  # nothing left to interrupt
             for signum, handler in previous.items():
-                signal.signal(signum, handler)
+                signal.signal(signum, handler if restore else self._late)
+
+    @staticmethod
+    def _late(signum: int, _frame: FrameType | None = None) -> None:
+        log.info("signal received while exiting: ignored", signal=signal.Signals(signum).name)
