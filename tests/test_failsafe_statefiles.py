@@ -151,3 +151,11 @@ def test_damaged_journal_lines_are_skipped_and_the_good_ones_kept(tmp_path: Path
     assert [(e.nonce, e.label) for e in again.open_entries(0)] == [(7, "requote")]
     (warning,) = [line for line in logs if line["event"].startswith("journal lines skipped")]
     assert warning["lines"] == 4
+
+
+def test_the_journal_probe_needs_room_for_a_big_transaction(tmp_path: Path) -> None:
+    """A tiny probe fit on a full disk where the next signed transaction did not, so the
+    journal stop lifted a tick too early (red team 2): the probe is as big as a large one."""
+    journal = TxJournal(tmp_path / "journal")
+    journal.probe()
+    assert (tmp_path / "journal").stat().st_size > 2 * 8 * 1024  # hex of an 8 KiB transaction

@@ -118,7 +118,7 @@ def test_csv_feed_accepts_iso_timestamps(tmp_path: Path) -> None:
         ("timestamp,price\n1,1\n2,abc\n", 3, "not a number"),
         ("1,1\n2,0\n", 2, "not a positive price"),
         ("1,1\n2,-3\n", 2, "not a positive price"),
-        ("1,NaN\n", 1, "not a positive price"),
+        ("1,NaN\n", 1, "not a number"),
         ("1,1\nyesterday,2\n", 2, "not a timestamp"),
         ("1,1\n2,2,3\n", 2, "expected 2 columns"),
         ("5,1\n4,2\n", 2, "earlier than the row before"),
@@ -232,7 +232,10 @@ def test_http_feed_names_a_missing_field(server: Server, path: str, problem: str
     assert str(caught.value) == f"http:{url} ({path}): {problem}"
 
 
-@pytest.mark.parametrize("value", [0, -1, "abc", None, True, [1], {"a": 1}, "NaN"])
+@pytest.mark.parametrize(
+    "value",
+    [0, -1, "abc", None, True, [1], {"a": 1}, "NaN", "Infinity", "1_000", "\uff11\uff10\uff10"],
+)  # Python's Decimal reads the last two as 1000 and 100 (underscores, full-width digits)
 def test_http_feed_refuses_a_value_that_is_no_price(server: Server, value: object) -> None:
     url = server.serve("/bad-value", {"price": value})
     with pytest.raises(FeedError, match=r"\(price\): not a (positive price|number)"):

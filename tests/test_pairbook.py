@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from web3.contract import Contract
 
+import bots.market.reader
 from bots.chain.rawrpc import raw_request
 from bots.chain.rpc import connect
 from bots.chain.transactor import Transactor
@@ -162,3 +163,34 @@ def test_an_invalidated_book_is_read_in_full_once(market: dict[str, Any], world:
     book.invalidate("a transaction failed")
 
     assert read_at(book, owner, alice, False).asks == []
+
+
+def test_a_node_that_refuses_the_logs_gets_a_full_read_instead(
+    market: dict[str, Any], world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A node answering eth_getLogs with an error ("more than 10000 results") failed every
+    tick, each asking for a longer range, until 1,000 blocks passed (red team 2)."""
+    alice, bob = (client(world, market["market"], who) for who in ("alice", "bob"))
+    bnd, usd = market["BND"].address, market["USD"].address
+    owner = alice.transactor.address
+    book = PairBook(alice, bnd, usd, full_read_every=10_000)
+    read_at(book, owner, alice, True)
+    asks = bob.requote([], [(10**6, bnd, 100 * 10**6, usd)])
+    real = bots.market.reader.raw_batch_answers
+
+    def refusing(w3: Any, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        answers = real(w3, calls)
+        return [
+            {
+                "jsonrpc": "2.0",
+                "id": 0,
+                "error": {"code": -32005, "message": "query returned more than 10000 results"},
+            }
+            if method == "eth_getLogs"
+            else answer
+            for (method, _), answer in zip(calls, answers, strict=True)
+        ]
+
+    monkeypatch.setattr(bots.market.reader, "raw_batch_answers", refusing)
+
+    assert [o.id for o in read_at(book, owner, alice, True).asks] == asks

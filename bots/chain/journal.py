@@ -29,6 +29,7 @@ from bots.errors import ConfigError
 log = structlog.get_logger("otcmm.journal")
 
 DEFAULT_MAX_BYTES = 256 * 1024
+PROBE_PAD = 16 * 1024  # hex of a 8 KiB signed transaction: a requote of 60 actions is ~6 KiB
 MAX_JOURNAL_READ_BYTES = 64 * 1024 * 1024  # far beyond any compacted journal: refuse, not OOM
 
 
@@ -92,9 +93,10 @@ class TxJournal:
         self._write([_sent_record(e) for e in keep])
 
     def probe(self) -> None:
-        """Append a record that means nothing (`{"e":"probe"}`): raises `OSError` while the
-        file cannot be written, so a caller can tell when the journal works again."""
-        self._append({"e": "probe"})
+        """Append a record that means nothing (`{"e":"probe"}`) as large as a big transaction's
+        record: raises `OSError` while the file cannot take one, so a caller can tell when the
+        journal works again (a tiny probe fit where the next signed transaction did not)."""
+        self._append({"e": "probe", "pad": "0" * PROBE_PAD})
 
     def _write(self, records: list[dict[str, object]]) -> None:
         text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -33,6 +34,9 @@ MAX_PRICE_EXPONENT = 30  # ... of 1e31 or more (quote per whole base) is a broke
 MAX_PRICE_DIGITS = 60  # significant digits: more is garbage, and costly to compute with
 
 
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
 def positive_price(value: object) -> Decimal:
     """A finite, sane price > 0 from text or an exact number (JSON floats arrive as `Decimal`).
 
@@ -45,6 +49,10 @@ def positive_price(value: object) -> Decimal:
         raise ValueError(f"not a number: {value!r:.40}")
     if isinstance(value, str) and len(value) > 200:
         raise ValueError(f"not a price: {len(value)} characters")
+    if isinstance(value, str) and not _PLAIN_NUMBER.fullmatch(value.strip()):
+        # Decimal() also takes "1_000", full-width or Arabic-Indic digits and "Infinity":
+        # a source sending those is not speaking the format it claims
+        raise ValueError(f"not a number: {value!r:.40}")
     try:
         price = Decimal(value.strip() if isinstance(value, str) else value)
     except InvalidOperation:

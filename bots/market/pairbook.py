@@ -22,6 +22,7 @@ import structlog
 
 from bots.addresses import checksum
 from bots.artifacts import load_artifact
+from bots.errors import ChainError
 from bots.market.book import apply_events
 from bots.market.client import MarketClient, PairView
 from bots.market.events import MarketEvent, RawLogDecoder, SwitchEvent
@@ -114,10 +115,21 @@ class PairBook:
             if check is None
             else list(extra)
         )
-        account = self.market.account_view(
-            self.base, self.quote, owner, block, fee_method=fee_method, logs_from=logs_from,
-            extra=calls,
-        )  # fmt: skip
+        try:
+            account = self.market.account_view(
+                self.base, self.quote, owner, block, fee_method=fee_method, logs_from=logs_from,
+                extra=calls,
+            )  # fmt: skip
+        except ChainError as exc:
+            if logs_from is None:
+                raise
+            # A node that refuses the logs ("more than 10000 results", a pruned index) would
+            # fail every tick, each asking for a longer range: read the book whole instead.
+            log.warning(
+                "the node refused the market's logs; reading the book in full", error=str(exc)
+            )
+            self._offers = None
+            return None
         answers = account.extra
         if check is None:  # the last answer is the book's last block, by number
             answers, last = answers[:-1], answers[-1]
