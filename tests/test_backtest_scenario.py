@@ -20,6 +20,7 @@ from bots.backtest.stats import max_drawdown, sharpe
 from bots.backtest.sweep import build_grid
 from bots.cli.progress import every_tenth, progress
 from bots.errors import ConfigError
+from bots.feeds.pricefile import unix_seconds
 
 GOOD = """
 name = "unit"
@@ -109,6 +110,24 @@ def test_duplicate_agent_names_and_csv_with_a_clock_are_refused(tmp_path: Path) 
     csv_text = _csv_scenario().replace("steps = 20", "block_interval_s = 5")
     with pytest.raises(ConfigError, match="takes its step times from the file"):
         load_scenario(write(tmp_path, csv_text))
+
+
+@pytest.mark.parametrize(
+    "start", ["1960-01-01T00:00:00Z", "9999-12-31T23:59:00Z"], ids=["before-1970", "after-9999"]
+)
+def test_block_times_outside_1970_to_9999_are_refused_before_any_chain(
+    tmp_path: Path, start: str
+) -> None:
+    """Before 1970 anvil refused to start (exit 3, "anvil missing"); past 9999 the run went to
+    the end and the report crashed on the date, half written (red teams 3 and 4)."""
+    with pytest.raises(ConfigError, match=r"start_time: the run's block times must lie in 1970"):
+        load_scenario(write(tmp_path, f'start_time = "{start}"\n' + GOOD))
+
+
+def test_a_price_file_timestamp_past_9999_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a timestamp in 1970 .. 9999"):
+        unix_seconds("253402300800")
+    assert unix_seconds("253402300799") == 253_402_300_799
 
 
 def _csv_scenario() -> str:

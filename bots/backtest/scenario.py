@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from bots.backtest.flows import NAME_PATTERN, FlowSpec, Inventory, flow_strategy
 from bots.backtest.optspec import OptimizeSpec
 from bots.errors import ConfigError
+from bots.feeds.pricefile import LAST_TIMESTAMP
 from bots.numbers import count
 from bots.tick.limits import ReconcileConfig, RiskLimits
 from bots.tomlfile import read_toml
@@ -156,6 +157,15 @@ class Scenario(_Model):
                 )
         elif self.steps is None:
             raise ValueError("steps: a synthetic path needs a number of steps")
+        else:
+            first = self.start.timestamp()
+            last = first + self.steps * self.interval_s
+            if first < 0 or last > LAST_TIMESTAMP:
+                raise ValueError(
+                    "start_time: the run's block times must lie in 1970 .. 9999 (anvil and the "
+                    f"report count unix seconds); it spans {self.start.isoformat()} + "
+                    f"{self.steps:,} x {self.interval_s:,} s"
+                )
         if len(self.sweep) > MAX_SWEEP_PARAMS or any(not v for v in self.sweep.values()):
             raise ValueError("sweep: one or two parameters, each with at least one value")
         return self

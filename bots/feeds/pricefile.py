@@ -34,6 +34,7 @@ MAX_PRICE_EXPONENT = 30  # ... of 1e31 or more (quote per whole base) is a broke
 MAX_PRICE_DIGITS = 60  # significant digits: more is garbage, and costly to compute with
 
 
+LAST_TIMESTAMP = 253_402_300_799  # 9999-12-31T23:59:59Z: the last second datetime can show
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 
@@ -77,13 +78,16 @@ def unix_seconds(value: object) -> float:
                 moment = datetime.fromisoformat(text)
             except ValueError:
                 raise ValueError(f"not a timestamp: {text!r:.40}") from None
-            return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+            value = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise ValueError(f"not a timestamp: {value!r:.40}")
     seconds = float(value)
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"not a timestamp: {value!r:.40}")
-    return seconds / 1000 if seconds > 1e12 else seconds
+    seconds = seconds / 1000 if seconds > 1e12 else seconds
+    if seconds > LAST_TIMESTAMP:
+        raise ValueError(f"not a timestamp in 1970 .. 9999: {value!r:.40}")
+    return seconds
 
 
 def read_price_rows(path: Path) -> list[PriceRow]:
