@@ -21,6 +21,7 @@ import structlog
 
 import bots.atomicfile
 import bots.chain.journal
+import bots.service.loop
 from bots.chain.waits import wait_left
 from bots.errors import ChainError, ForeignTransactionError
 from bots.service.config import BotConfig, load_config
@@ -176,6 +177,26 @@ def test_readiness_goes_false_after_consecutive_failed_ticks_and_back_after_a_go
     assert status == 503 and "3 ticks failed in a row" in reason and "garbage answer" in reason
 
     svc._tick()
+    assert readiness(health) == (200, "ok")
+
+
+def test_ticks_held_on_one_pending_transaction_too_long_make_the_bot_unready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transaction that cannot mine (a nonce gap, a fee the pool will not take) held every
+    tick at tx_pending while /readyz said 200 (red team 2): nothing alerted."""
+    svc, health = service(tmp_path, [], receipt_timeout_s=60)
+    pending = TickReport(0, "tx_pending", Plan((), (), ()), Execution(pending="requote held"))
+    clock = iter([1_000.0, 1_030.0, 1_061.0, 1_062.0])
+    monkeypatch.setattr(bots.service.loop.time, "monotonic", lambda: next(clock))
+
+    svc._ran(pending)
+    svc._ran(pending)
+    assert readiness(health)[0] == 200  # 30 s: a slow block, not a stuck transaction
+    svc._ran(pending)
+    status, reason = readiness(health)
+    assert status == 503 and "held 61 s on a pending transaction: requote held" in reason
+    svc._ran(TickReport(0, "noop", Plan((), (), ()), Execution()))
     assert readiness(health) == (200, "ok")
 
 

@@ -71,6 +71,7 @@ class Service:
         self.exit_code = 0
         self.failures = 0
         self.tx_failures = 0  # ticks in a row whose every transaction failed
+        self.pending_since: float | None = None  # monotonic: ticks held on one transaction
         self._seen: set[tuple[str, str, int]] = set()
         interval = process.config.tick_interval_s
         self.scheduler = BackgroundScheduler(executors={"default": ThreadPoolExecutor(1)})
@@ -107,19 +108,30 @@ class Service:
         self._beat()
 
     def _ran(self, report: TickReport) -> None:
-        """A tick that ran: ready, unless every transaction of the last ticks that sent failed."""
+        """A tick that ran: ready, unless every transaction of the last ticks that sent failed,
+        or ticks have waited on one pending transaction longer than `receipt_timeout_s`."""
         execution = report.done  # a held transaction that reverted once mined counts too
         if execution.all_failed:
             self.tx_failures += 1
         elif execution.sent_anything and not execution.pending:
             self.tx_failures = 0
-        limit = self.process.config.runtime.unready_after_failures
+        now = time.monotonic()
+        if report.outcome != "tx_pending":
+            self.pending_since = None
+        elif self.pending_since is None:
+            self.pending_since = now
+        runtime = self.process.config.runtime
         if self.health is None:
             return
-        if self.tx_failures >= limit:
+        held_s = 0.0 if self.pending_since is None else now - self.pending_since
+        if self.tx_failures >= runtime.unready_after_failures:
             why = execution.errors[-1] if execution.errors else "failed"
             self.health.set_ready(
                 False, f"every transaction of {self.tx_failures} ticks in a row failed: {why}"
+            )
+        elif held_s > runtime.receipt_timeout_s:  # a stuck transaction: the bot cannot requote
+            self.health.set_ready(
+                False, f"ticks held {held_s:.0f} s on a pending transaction: {execution.pending}"
             )
         else:
             self.health.set_ready(True)
