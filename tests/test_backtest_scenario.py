@@ -87,8 +87,20 @@ def test_every_problem_is_one_line_naming_the_file_and_field(tmp_path: Path) -> 
     assert all(line.startswith(f"{path}: ") for line in lines)
     where = [line.split(": ")[1] for line in lines]
     assert {"steps", "surprise", "market.base.symbol", "market.quote.decimals"} <= set(where)
-    assert "flow.0.informed.budget_base" in where
+    assert "flow.arb.budget_base" in where  # by the agent's name, not its index and kind
     assert caught.value.exit_code == 2
+
+
+def test_a_bad_value_given_with_set_is_blamed_on_it_in_one_line(tmp_path: Path) -> None:
+    """It was blamed on the file, named `bots.0` and echoed by a second, spurious line
+    ("bots: Tuple should have at least 1 item") (red teams 3 and 4)."""
+    path = write(tmp_path, GOOD)
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(path, {"bots.mm.inventory.base": -1})
+    assert str(caught.value) == (
+        "--set bots.mm.inventory.base: bots.mm.inventory.base: "
+        "Input should be greater than or equal to 0"
+    )
 
 
 def test_strategy_params_are_checked_by_the_strategy_one_line_each(tmp_path: Path) -> None:

@@ -198,7 +198,7 @@ def scenario_from_raw(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError("\n".join(_error_lines(path, exc))) from None
+        raise ConfigError("\n".join(_error_lines(path, exc, data, overrides))) from None
     problems = _strategy_problems(scenario, path)
     if problems:
         raise ConfigError("\n".join(problems))
@@ -208,12 +208,40 @@ def scenario_from_raw(
     return scenario
 
 
-def _error_lines(path: Path, exc: ValidationError) -> list[str]:
+def _error_lines(
+    path: Path, exc: ValidationError, data: Mapping[str, Any], overrides: Mapping[str, object]
+) -> list[str]:
+    """One line per problem: agents by name (`bots.mm`, not `bots.0`), a value given with
+    `--set` blamed on it, and no "at least 1 item" echo of an agent that failed itself."""
+    errors = exc.errors()
+    failed_inside = {err["loc"][0] for err in errors if len(err["loc"]) > 1}
     lines = []
-    for err in exc.errors():
-        where = ".".join(str(part) for part in err["loc"]) or "(file)"
-        lines.append(f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}")
+    for err in errors:
+        loc = err["loc"]
+        if err["type"] == "too_short" and len(loc) == 1 and loc[0] in failed_inside:
+            continue
+        where = _named(loc, data) or "(file)"
+        source = next(
+            (f"--set {key}" for key in overrides if where == key or where.endswith(f".{key}")),
+            str(path),
+        )
+        lines.append(f"{source}: {where}: {err['msg'].removeprefix('Value error, ')}")
     return lines
+
+
+def _named(loc: tuple[int | str, ...], data: Mapping[str, Any]) -> str:
+    """`loc` as a dotted key, an agent's index replaced by its name and a flow's kind tag
+    (pydantic's union branch) dropped."""
+    parts = [str(part) for part in loc]
+    if len(loc) > 1 and loc[0] in ("bots", "flow") and isinstance(loc[1], int):
+        agents = data.get(str(loc[0]))
+        agent = agents[loc[1]] if isinstance(agents, list) and loc[1] < len(agents) else None
+        if isinstance(agent, Mapping):
+            if isinstance(agent.get("name"), str):
+                parts[1] = agent["name"]
+            if len(parts) > 2 and parts[2] == agent.get("kind"):
+                del parts[2]
+    return ".".join(parts)
 
 
 def _strategy_problems(scenario: Scenario, path: Path) -> list[str]:
