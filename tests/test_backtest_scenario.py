@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tomllib
 from decimal import Decimal
 from pathlib import Path
 
@@ -276,3 +277,9 @@ def test_progress_redraws_one_line_on_a_terminal_and_prints_tenths_elsewhere(
     lines = plain.getvalue().splitlines()
     assert len(lines) == 11  # the first step, then every tenth
     assert lines[-1] == "bt: step 20/20 (100%), 20 txs"
+
+
+def test_a_sweep_value_given_twice_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    with pytest.raises(ConfigError, match=r"--sweep strategy.params.spread_bps: 10 given more"):
+        build_grid(tomllib.loads(GOOD), path, {"strategy.params.spread_bps": [10, 20, 10]}, {})

@@ -77,6 +77,10 @@ def build_grid(
     `ConfigError` before any point is built."""
     if not 1 <= len(spec) <= 2:
         raise ConfigError(f"a sweep takes one or two parameters, got {len(spec)}")
+    for key, given in spec.items():
+        twice = sorted({repr(v) for v in given if list(given).count(v) > 1})
+        if twice:  # each would run the same backtest again
+            raise ConfigError(f"--sweep {key}: {', '.join(twice)} given more than once")
     size = math.prod(len(values) for values in spec.values())
     if size > MAX_GRID_POINTS:
         shape = " x ".join(str(len(values)) for values in spec.values())
