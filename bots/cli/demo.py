@@ -36,10 +36,11 @@ def _cmd_roundtrip(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from bots.demo.session import DemoOptions, run_demo
-    from bots.outputs import writable_dir
+    from bots.demo.session import WORKDIR_MARKER, DemoOptions, run_demo
+    from bots.outputs import owned_dir
 
-    workdir = None if args.workdir is None else writable_dir(args.workdir, "--workdir")
+    # Before the chain starts: a folder otcmm did not make is refused, nothing written in it.
+    workdir = None if args.workdir is None else owned_dir(args.workdir, "--workdir", WORKDIR_MARKER)
     options = DemoOptions(duration_s=args.duration, block_time=args.block_time, workdir=workdir)
     run_demo(options)
     return 0
