@@ -9,6 +9,7 @@ from typing import Any
 
 from bots.cli import argtypes
 from bots.cli.devtools import wait_for_signal
+from bots.feeds.pricefile import MIN_PRICE_EXPONENT
 
 
 def _cmd_price_oracle(args: argparse.Namespace) -> int:
@@ -57,7 +58,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--start",
-        type=argtypes.positive_decimal(10**12),
+        # A price feed refuses prices below 1e-30 (`bots.feeds.pricefile`): so does the walk.
+        type=argtypes.positive_decimal(10**12, low=Decimal(10) ** MIN_PRICE_EXPONENT),
         default=Decimal("100"),
         help="first price, quote per whole base (100)",
     )
