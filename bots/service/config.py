@@ -25,6 +25,7 @@ from pydantic_settings import (
 from bots.addresses import checked_address
 from bots.errors import ConfigError
 from bots.feeds.spec import FeedSpec
+from bots.market.deployment import MAX_CHAIN_ID
 from bots.service import overrides
 from bots.service.overrides import ENV_PREFIX
 from bots.tick.limits import ReconcileConfig, RiskLimits
@@ -33,7 +34,6 @@ from strategies.api import Strategy, StrategyConfigError
 from strategies.registry import build_strategy
 
 _SYMBOL = re.compile(r"[A-Za-z0-9]{1,11}")
-MAX_CHAIN_ID = 4_503_599_627_370_476  # EIP-2294: the largest chain id wallets can sign for
 
 
 class _Section(BaseModel):
