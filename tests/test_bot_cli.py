@@ -260,3 +260,14 @@ def test_a_deployment_with_an_absurd_chain_id_is_refused_at_load(
     )
     assert result.returncode == 2
     assert "chain_id: Input should be less than or equal to" in one_error_line(result)
+
+
+def test_a_token_address_holding_another_contract_exits_4_with_one_line(
+    book: TwoAssetMarket,
+) -> None:
+    other = book.world.deploy("OtcMarket").address  # a contract, not a token
+    flags = market_flags(book)
+    flags[flags.index("--base") + 1] = other
+    result = otcmm("balances", *flags, "--base-decimals", "2", "--address", book.address("alice"))
+    assert result.returncode == 4, result.stderr
+    assert f"the contract at {other} is not an ERC20 token" in one_error_line(result)
