@@ -58,13 +58,12 @@ def require_erc20(w3: Web3, address: str, what: str) -> None:
     for view, data in _ERC20_VIEWS.items():
         try:
             answer = bytes(w3.eth.call({"to": target, "data": data}))
-        except RpcUnreachable:
-            raise
-        except (ChainError, Web3Exception, ValueError) as exc:
-            why = str(exc) if isinstance(exc, ChainError) else f"{view}() reverted"
-            answer, reason = b"", why
-        else:
             reason = f"{view}() answered {len(answer)} bytes"
+        except RpcUnreachable:
+            raise  # the node, not the address: its own message says so
+        except (ChainError, Web3Exception, ValueError) as exc:
+            answer = b""
+            reason = str(exc) if isinstance(exc, ChainError) else f"{view}() reverted"
         if len(answer) != 32:
             raise ChainError(
                 f"{what}: the contract at {address} is not an ERC20 token ({reason}): "
