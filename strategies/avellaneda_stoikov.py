@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from strategies._ladder import ask_ladder, bid_ladder, min_quote_size
 from strategies.api import NO_REFERENCE, Decision, Snapshot, Strategy
-from strategies.money import bps
+from strategies.money import MAX_UNITS, bps
 
 
 class AvellanedaStoikovParams(BaseModel):
@@ -44,10 +44,11 @@ class AvellanedaStoikovParams(BaseModel):
         gt=0, allow_inf_nan=False, description="Order-arrival decay: higher k, denser book."
     )
     horizon_seconds: int = Field(gt=0, description="Length of the inventory horizon window.")
-    size: int = Field(gt=0, description="Base units per side.")
+    size: int = Field(gt=0, lt=MAX_UNITS, description="Base units per side.")
     min_size: int | None = Field(
         default=None,
         gt=0,
+        lt=MAX_UNITS,
         description="Smallest quote posted, base units; default: a tenth of size, rounded up.",
     )
     target_base_inventory: int = Field(default=0, ge=0, description="Base units held at q = 0.")

@@ -22,7 +22,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from strategies.api import NO_REFERENCE, Decision, LiveOffer, Quote, Snapshot, Strategy
-from strategies.money import Token, fit_ask, fit_bid, max_base_for_quote, offer_price
+from strategies.money import MAX_UNITS, Token, fit_ask, fit_bid, max_base_for_quote, offer_price
 
 
 class Band(BaseModel):
@@ -33,10 +33,14 @@ class Band(BaseModel):
     min_margin: Decimal = Field(ge=0, lt=1, description="Closest edge to the reference price.")
     avg_margin: Decimal = Field(ge=0, lt=1, description="Where new offers are placed.")
     max_margin: Decimal = Field(ge=0, lt=1, description="Farthest edge from the reference.")
-    min_amount: int = Field(ge=0, description="Top up when the band holds less than this.")
-    avg_amount: int = Field(gt=0, description="Top up to this amount.")
-    max_amount: int = Field(gt=0, description="Drop offers beyond this amount.")
-    dust_cutoff: int = Field(default=0, ge=0, description="Offers smaller than this are dropped.")
+    min_amount: int = Field(
+        ge=0, lt=MAX_UNITS, description="Top up when the band holds less than this."
+    )
+    avg_amount: int = Field(gt=0, lt=MAX_UNITS, description="Top up to this amount.")
+    max_amount: int = Field(gt=0, lt=MAX_UNITS, description="Drop offers beyond this amount.")
+    dust_cutoff: int = Field(
+        default=0, ge=0, lt=MAX_UNITS, description="Offers smaller than this are dropped."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Band:

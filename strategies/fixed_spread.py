@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from strategies._ladder import ask_ladder, bid_ladder, clamp, min_quote_size
 from strategies.api import NO_REFERENCE, Decision, Snapshot, Strategy
-from strategies.money import bps
+from strategies.money import MAX_UNITS, bps
 
 
 class FixedSpreadParams(BaseModel):
@@ -20,10 +20,11 @@ class FixedSpreadParams(BaseModel):
     spread_bps: int = Field(gt=0, description="Full spread between best bid and best ask.")
     levels: int = Field(default=1, ge=1, le=50, description="Quotes per side.")
     level_spacing_bps: int = Field(default=10, ge=0, description="Extra distance per level.")
-    size: int = Field(gt=0, description="Base units per level.")
+    size: int = Field(gt=0, lt=MAX_UNITS, description="Base units per level.")
     min_size: int | None = Field(
         default=None,
         gt=0,
+        lt=MAX_UNITS,
         description="Smallest quote posted, base units (a leftover below it is dust and stays"
         " unquoted); default: a tenth of size, rounded up.",
     )

@@ -70,6 +70,9 @@ def bid_amounts(base: Token, quote: Token, size_base_units: int, price: Price) -
     return floor_div(quote_units(base, quote, size_base_units, price)), size_base_units
 
 
+MAX_UNITS = 2**96
+"""Sizes and amounts of strategy params stay below this: OtcMarket stores offer amounts as
+uint96, so a size at or above 2**96 base units could never be offered."""
 PRICE_TOLERANCE = Fraction(1, 10_000)
 """How far a quote's rounded price may sit from the price asked for: 1 bp of it, relative, and
 only on the maker's side (an ask at most 1 bp above its price, a bid at most 1 bp below).

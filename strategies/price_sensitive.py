@@ -29,7 +29,7 @@ from typing import ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from strategies.api import NO_REFERENCE, Decision, Snapshot, Strategy, Take
-from strategies.money import offer_price
+from strategies.money import MAX_UNITS, offer_price
 from strategies.taker import affordable, best_take
 
 MAX_DISTANCE_BPS = 10_000  # a reservation distance is capped at 100% of the reference
@@ -53,8 +53,8 @@ class PriceSensitiveParams(BaseModel):
         le=100,
         description="k: decay of the intensity per bp of distance (0.1: 1/e at 10 bps).",
     )
-    min_size: int = Field(default=1, gt=0, lt=2**96, description="Smallest order, base units.")
-    max_size: int = Field(gt=0, lt=2**96, description="Largest order, base units.")
+    min_size: int = Field(default=1, gt=0, lt=MAX_UNITS, description="Smallest order, base units.")
+    max_size: int = Field(gt=0, lt=MAX_UNITS, description="Largest order, base units.")
 
     @model_validator(mode="after")
     def _ordered(self) -> PriceSensitiveParams:

@@ -213,6 +213,7 @@ CASES: dict[str, dict[str, Build]] = {
         "negative block time": argv("demo", "--block-time", "-1"),
         "workdir is a file": argv("demo", "--workdir", "{ws}/a-file"),
         "workdir under a file": argv("demo", "--workdir", "{ws}/a-file/sub"),
+        "workdir a user's folder": argv("demo", "--workdir", "{ws}/keys"),
     },
     "roundtrip": {
         "unknown mode": argv("roundtrip", "--mode", "manual"),
@@ -326,6 +327,7 @@ CASES: dict[str, dict[str, Build]] = {
         "fleet missing": argv("k8s", "render", "--fleet", "{ws}/none.toml"),
         "out is a file": argv("k8s", "render", "--out", "{ws}/a-file"),
         "out is a file, check": argv("k8s", "render", "--out", "{ws}/a-file", "--check"),
+        "out a user's folder": argv("k8s", "render", "--out", "{ws}/keys"),
     },
     "seed": {
         "plan not UTF-8": argv(

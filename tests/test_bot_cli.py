@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -209,3 +210,64 @@ def test_book_by_symbol_from_a_deployment_names_own_and_fleet_offers(
     assert by_config.returncode == 0, by_config.stderr
     assert rows(by_config.stdout, "ask")[0][3:] == [hex(ask), "alice-mm", "(own)"]
     assert rows(by_config.stdout, "bid")[0][3:] == [hex(bid), "fleet"]
+
+
+def _deployment(book: TwoAssetMarket, tmp_path: Path, chain_id: int = 8995) -> Path:
+    assets = {
+        s: {"address": t.address, "name": s, "decimals": 2}
+        for s, t in (("BND", book.bnd), ("USD", book.usd))
+    }
+    record = {"chain_id": chain_id, "market": book.market.address, "assets": assets}
+    path = tmp_path / "deployment.json"
+    path.write_text(json.dumps(record), encoding="utf-8")
+    return path
+
+
+def _otcmm_env(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("OTCMM_")}
+    return subprocess.run(
+        [sys.executable, "-m", "bots.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env={**clean, **env, "PYTHONPATH": str(REPO)},
+    )
+
+
+@pytest.mark.parametrize("command", ["book", "balances"])
+def test_the_rpc_url_comes_from_the_environment_as_the_readme_exports_it(
+    command: str, book: TwoAssetMarket, tmp_path: Path
+) -> None:
+    flags = ["--deployment", str(_deployment(book, tmp_path)), "--base", "BND", "--quote", "USD"]
+    if command == "balances":
+        flags += ["--address", book.world.addr("alice")]
+    result = _otcmm_env(command, *flags, OTCMM_RPC_URL=book.world.chain.url)
+    assert result.returncode == 0, result.stderr
+    missing = _otcmm_env(command, *flags)  # and without it, exactly what is missing
+    assert missing.returncode == 2
+    assert one_error_line(missing) == (
+        "otcmm: error: missing --rpc-url (or $OTCMM_RPC_URL): give it, or a --config"
+    )
+
+
+def test_a_deployment_with_an_absurd_chain_id_is_refused_at_load(
+    book: TwoAssetMarket, tmp_path: Path
+) -> None:
+    path = _deployment(book, tmp_path, chain_id=2**300)
+    result = otcmm(
+        "book", "--rpc-url", closed_port_url(), "--deployment", str(path), "--base", "BND"
+    )
+    assert result.returncode == 2
+    assert "chain_id: Input should be less than or equal to" in one_error_line(result)
+
+
+def test_a_token_address_holding_another_contract_exits_4_with_one_line(
+    book: TwoAssetMarket,
+) -> None:
+    other = book.world.deploy("OtcMarket").address  # a contract, not a token
+    flags = market_flags(book)
+    flags[flags.index("--base") + 1] = other
+    result = otcmm("balances", *flags, "--base-decimals", "2", "--address", book.address("alice"))
+    assert result.returncode == 4, result.stderr
+    assert f"the contract at {other} is not an ERC20 token" in one_error_line(result)

@@ -37,3 +37,9 @@ def test_a_short_demo_trades_and_every_token_is_accounted_for(tmp_path: Path) ->
         assert units > 0 and wei > units  # more than the 1 wei base fee: the node's tip too
         spent = before.holdings[name].native_wei - report.holdings[name].native_wei
         assert wei == spent, (name, wei, spent)
+    # A second demo in the same workdir starts afresh: the first one's deployment, journals
+    # and logs belonged to a chain that is gone (it failed with "market has no code").
+    again = io.StringIO()
+    rerun = run_demo(DemoOptions(duration_s=3, refresh_s=1, workdir=tmp_path), out=again)
+    assert rerun.conservation.ok, again.getvalue()
+    assert rerun.offers_left == dict.fromkeys(BOT_NAMES, 0), again.getvalue()

@@ -248,3 +248,57 @@ def test_progress_is_a_bar_on_a_terminal_and_lines_in_a_log(
             update(3, 3, "last step")
         assert expected in stream.getvalue()
     assert "\r" not in stream.getvalue()  # a log gets whole lines, never redraws
+
+
+def refused_with_one_line(result: subprocess.CompletedProcess[str], code: int, text: str) -> None:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("otcmm: error: "), result.stderr
+    assert text in lines[0], lines[0]
+
+
+def test_an_existing_asset_that_is_not_an_erc20_exits_4_and_sends_nothing(
+    job: Path, world: World
+) -> None:
+    make_keystores(job)
+    market = world.deploy("OtcMarket").address  # a contract, but not a token
+    plan = job / "seed.toml"
+    plan.write_text(
+        plan.read_text() + f'\n[[assets]]\nsymbol = "OTC"\naddress = "{market}"\ndecimals = 2\n'
+    )
+    before = nonce(world)
+    for extra in (("--dry-run",), ()):
+        result = seed(job, world, *extra)
+        refused_with_one_line(result, 4, f"asset OTC: the contract at {market} is not an ERC20")
+    assert nonce(world) == before
+    assert not (job / "deployment.json").exists()
+
+
+def test_a_deployment_whose_market_is_a_token_exits_4_and_sends_nothing(
+    job: Path, world: World
+) -> None:
+    make_keystores(job)
+    token = world.asset("EURT").address
+    recorded = {"chain_id": world.w3.eth.chain_id, "market": token}
+    (job / "deployment.json").write_text(json.dumps(recorded))
+    before = nonce(world)
+    for extra in (("--dry-run",), ()):
+        result = seed(job, world, *extra)
+        refused_with_one_line(result, 4, f"the contract at {token} is not an OtcMarket")
+    assert nonce(world) == before
+    assert json.loads((job / "deployment.json").read_text()) == recorded
+
+
+def test_a_deployment_whose_asset_is_the_market_exits_4_and_sends_nothing(
+    job: Path, world: World
+) -> None:
+    make_keystores(job)
+    market = world.deploy("OtcMarket").address
+    asset = {"address": market, "decimals": 2, "name": "Bond"}
+    recorded = {"chain_id": world.w3.eth.chain_id, "market": market, "assets": {"BND30": asset}}
+    (job / "deployment.json").write_text(json.dumps(recorded))
+    before = nonce(world)
+    result = seed(job, world)
+    refused_with_one_line(result, 4, f"asset BND30: the contract at {market} is not an ERC20")
+    assert nonce(world) == before

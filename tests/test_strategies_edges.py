@@ -179,6 +179,7 @@ def ladders(draw: st.DrawFn) -> tuple[Token, Token, Decimal, dict[str, int], int
     if draw(st.booleans()):
         worth = Fraction(draw(st.integers(1, 10**15))) * base.one / (Fraction(price) * quote.one)
         size = max(1, -(-worth.numerator // worth.denominator))
+        size = min(size, 2**96 - 1)  # a size no offer could hold is refused by the params
     levels = draw(st.integers(1, 6))
     params = {
         "spread_bps": draw(st.integers(1, 400)),

@@ -49,15 +49,19 @@ def finite(low: float, high: float, *, low_open: bool = True) -> Callable[[str],
     return parse
 
 
-def positive_decimal(high: int) -> Callable[[str], Decimal]:
-    """A finite Decimal in (0, high], parsed exactly as written ("101.50")."""
+def positive_decimal(high: int, low: Decimal | None = None) -> Callable[[str], Decimal]:
+    """A finite Decimal in (0, high], or [low, high] when `low` is given, parsed exactly as
+    written ("101.50")."""
 
     def parse(text: str) -> Decimal:
         try:
             value = Decimal(text.strip())
         except InvalidOperation:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if not (value.is_finite() and 0 < value <= high):
+        if low is not None:
+            if not (value.is_finite() and low <= value <= high):
+                raise argparse.ArgumentTypeError(f"not in [{low}, {high:,}]: {text}")
+        elif not (value.is_finite() and 0 < value <= high):
             raise argparse.ArgumentTypeError(f"not in (0, {high:,}]: {text}")
         return value
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from bots.cli import argtypes
 from bots.cli.devtools import wait_for_signal
+from bots.feeds.pricefile import MIN_PRICE_EXPONENT
 
 
 def _cmd_price_oracle(args: argparse.Namespace) -> int:
@@ -36,10 +37,11 @@ def _cmd_roundtrip(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from bots.demo.session import DemoOptions, run_demo
-    from bots.outputs import writable_dir
+    from bots.demo.session import WORKDIR_MARKER, DemoOptions, run_demo
+    from bots.outputs import owned_dir
 
-    workdir = None if args.workdir is None else writable_dir(args.workdir, "--workdir")
+    # Before the chain starts: a folder otcmm did not make is refused, nothing written in it.
+    workdir = None if args.workdir is None else owned_dir(args.workdir, "--workdir", WORKDIR_MARKER)
     options = DemoOptions(duration_s=args.duration, block_time=args.block_time, workdir=workdir)
     run_demo(options)
     return 0
@@ -56,7 +58,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument(
         "--start",
-        type=argtypes.positive_decimal(10**12),
+        # A price feed refuses prices below 1e-30 (`bots.feeds.pricefile`): so does the walk.
+        type=argtypes.positive_decimal(10**12, low=Decimal(10) ** MIN_PRICE_EXPONENT),
         default=Decimal("100"),
         help="first price, quote per whole base (100)",
     )

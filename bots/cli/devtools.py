@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import signal
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,8 @@ def _cmd_devchain(args: argparse.Namespace) -> int:
         if args.mode != "interval":
             raise ConfigError("--block-time needs --mode interval (the default)")
         params = dataclasses.replace(params, block_time=args.block_time)
+    if args.port:
+        require_free_port(args.port)  # a busy port is bad input (exit 2), before anvil starts
     mining = f"a block every {params.block_time} s" if args.mode == "interval" else args.mode
     with DevChain(params, mode=args.mode, port=args.port) as chain:
         print(
@@ -80,6 +83,18 @@ def _cmd_devchain(args: argparse.Namespace) -> int:
         print("Ctrl-C (or SIGTERM) stops it; the chain's state is gone then")
         wait_for_signal()
     return 0
+
+
+def require_free_port(port: int, host: str = "127.0.0.1") -> None:
+    """`ConfigError` (exit 2, as `price-oracle` says of its port) unless `host:port` can be
+    listened on now: a port in use is the command line's fault, not the tool's."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+            raise ConfigError(f"--port {port}: cannot listen on {host}:{port}: {why}") from None
 
 
 def wait_for_signal() -> None:

@@ -12,7 +12,7 @@ from bots.outputs import writable_dir
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from bots.k8s.render import fleet_names, render, stale_files, write_files
+    from bots.k8s.render import fleet_names, foreign_files, render, stale_files, write_files
 
     if args.check:
         if args.out.exists() and not args.out.is_dir():
@@ -30,6 +30,13 @@ def _cmd_render(args: argparse.Namespace) -> int:
             )
         print(f"{len(files)} rendered Kubernetes files match {args.fleet}")
         return 0
+    foreign = foreign_files(files, args.out)
+    if foreign:
+        raise ConfigError(
+            f"--out {args.out}: holds files otcmm did not render ({foreign[0].name}"
+            f"{f' and {len(foreign) - 1} more' if len(foreign) > 1 else ''}): "
+            "choose a new or empty folder, or one `otcmm k8s render` wrote"
+        )
     touched = write_files(files, args.out)
     bots = count(len(fleet_names(files, args.out)), "bot")
     print(f"rendered {bots}; {count(len(touched), 'file')} changed")

@@ -9,6 +9,7 @@ be contracts: each failure is one line (exit 2 for input, 4 for the chain).
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -18,6 +19,7 @@ from eth_typing import ChecksumAddress
 
 from bots.addresses import checked_address
 from bots.cli import argtypes
+from bots.cli.seed import RPC_URL_ENV
 from bots.errors import ConfigError, KeystoreError
 from bots.numbers import count, decimal, whole
 from strategies.api import LiveOffer
@@ -64,9 +66,10 @@ def market_ref(args: argparse.Namespace) -> MarketRef:
         extra["owners"] = _config_owners(config)
     if args.deployment is not None:
         _from_deployment(args.deployment, values, extra)
+    values["rpc_url"] = values["rpc_url"] or os.environ.get(RPC_URL_ENV)  # as `seed` does
     missing = [f"--{k.replace('_', '-')}" for k, v in values.items() if not v]
     if missing:
-        raise ConfigError(f"give --config, --deployment or all of: {', '.join(missing)}")
+        raise ConfigError(_missing(missing, deployment=args.deployment is not None))
     for key in ("market", "base", "quote"):
         if not str(values[key]).startswith("0x"):
             raise ConfigError(f"--{key}: {values[key]!r} is a symbol: give --deployment too")
@@ -74,6 +77,17 @@ def market_ref(args: argparse.Namespace) -> MarketRef:
     if values["base"] == values["quote"]:
         raise ConfigError(f"--quote: {values['quote']} is also the base: a pair needs 2 tokens")
     return MarketRef(**values, **extra)
+
+
+def _missing(flags: list[str], *, deployment: bool) -> str:
+    """Exactly what is missing, and where else each could come from."""
+    shown = [f"--rpc-url (or ${RPC_URL_ENV})" if f == "--rpc-url" else f for f in flags]
+    sources = ["a --config"]
+    if not deployment and "--market" in flags:
+        sources.append("--deployment (the market)")
+    return f"missing {', '.join(shown)}: give {'it' if len(flags) == 1 else 'them'}, or " + (
+        " or ".join(sources)
+    )
 
 
 def _from_deployment(path: Path, values: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -247,7 +261,9 @@ def _market_flags(p: argparse.ArgumentParser) -> None:
         type=Path,
         help="the seed job's deployment.json: market and assets by symbol (--base BND30)",
     )
-    p.add_argument("--rpc-url", help="JSON-RPC endpoint, e.g. http://127.0.0.1:8545")
+    p.add_argument(
+        "--rpc-url", help=f"JSON-RPC endpoint, e.g. http://127.0.0.1:8545 (default ${RPC_URL_ENV})"
+    )
     p.add_argument("--market", help="OtcMarket contract address")
     p.add_argument("--base", help="base token: address, or symbol with --deployment")
     p.add_argument("--quote", help="quote token (what prices are in): address or symbol")

@@ -42,6 +42,7 @@ from bots.errors import OtcmmError
 from bots.market.client import MarketClient
 from bots.market.deployment import load_deployment
 from bots.market.tokens import load_token
+from bots.outputs import owned_dir
 from bots.seed.plan import fleet_keystores, load_plan
 from bots.seed.run import format_report, run_seed
 
@@ -51,6 +52,7 @@ DEMO_PASSWORD = "otcmm-demo-only"  # noqa: S105 - throwaway keys for a throwaway
 DEMO_SCRYPT_N = 2**14  # throwaway keys: fast to unlock; production keystores keep the default
 STOP_TIMEOUT_S = 90.0
 START_TIMEOUT_S = 120.0
+WORKDIR_MARKER = ".otcmm-demo"
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,14 @@ class DemoError(OtcmmError):
 
 
 def prepare_workdir(workdir: Path | None) -> Path:
-    """Copy the example plan and bot configs next to a password file for the demo's keys."""
+    """Copy the example plan and bot configs next to a password file for the demo's keys.
+
+    `workdir` must be new, empty or an earlier demo's (it holds `WORKDIR_MARKER`), else
+    `ConfigError` before anything starts; an earlier demo's files are deleted first (its
+    deployment, journals and logs belong to a chain that is gone), so a rerun starts afresh.
+    """
     target = workdir or Path(tempfile.mkdtemp(prefix="otcmm-demo-"))
-    target.mkdir(parents=True, exist_ok=True)
+    owned_dir(target, "--workdir", WORKDIR_MARKER, clear=True)
     for source in EXAMPLE_DIR.glob("*.toml"):
         shutil.copy(source, target / source.name)
     password = target / "password"

@@ -169,6 +169,20 @@ def write_files(files: dict[Path, bytes], out_dir: Path) -> list[Path]:
     return touched
 
 
+def foreign_files(files: dict[Path, bytes], out_dir: Path) -> list[Path]:
+    """What in `out_dir` otcmm did not write, when rendering there would overwrite it or add to
+    it: an existing file among `files` without the generated header (a user's
+    kustomization.yaml), or, in a non-empty folder holding no generated file, everything."""
+    ours = [p for p, _ in files.items() if p.parent == out_dir and p.exists()]
+    foreign = [p for p in ours if not _generated(p)]
+    if foreign or not out_dir.is_dir():
+        return foreign
+    present = sorted(out_dir.iterdir())
+    if present and not any(p.is_file() and _generated(p) for p in present):
+        return present
+    return []
+
+
 def _read_bytes(path: Path) -> bytes | None:
     """The file's bytes, None when it does not exist; `ConfigError` when it cannot be read."""
     try:

@@ -41,6 +41,7 @@ TxHash = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
 HexId = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{1,64}$")]
 RawTx = Annotated[str, Field(pattern=r"^0x[0-9a-f]+$")]
 RESTART_HINT = "was the chain reset? delete the deployment file to deploy afresh"
+MAX_CHAIN_ID = 4_503_599_627_370_476  # EIP-2294: the largest chain id wallets can sign for
 
 
 class _Record(BaseModel):
@@ -110,7 +111,7 @@ class TxRecord(_Record):
 
 
 class Deployment(_Record):
-    chain_id: int = Field(gt=0)
+    chain_id: int = Field(gt=0, le=MAX_CHAIN_ID)
     market: Address | None = None  # None only while the market's deploy is in flight
     assets: dict[str, AssetRecord] = Field(default_factory=dict)
     offerings: dict[str, OfferingRecord] = Field(default_factory=dict)

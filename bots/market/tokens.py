@@ -16,6 +16,7 @@ from web3.exceptions import Web3Exception
 
 from bots.errors import ChainError, ConfigError
 from bots.market.client import MarketClient
+from bots.market.probe import require_erc20
 from strategies.money import Token
 
 _SYMBOL = bytes.fromhex("95d89b41")  # symbol()
@@ -28,7 +29,8 @@ def load_token(market: MarketClient, address: str, decimals: int | None = None) 
 
     `decimals` is the configured value for a token whose contract has no `decimals()`; when
     the contract has one, the two must agree. Raises `ConfigError` when decimals are unknown or
-    disagree or `address` is the market itself, `ChainError` when `address` holds no contract.
+    disagree or `address` is the market itself, `ChainError` when `address` holds no contract
+    or one that does not answer like an ERC20 (`bots.market.probe.require_erc20`).
     """
     checksum = Web3.to_checksum_address(address)
     if checksum == market.market_address:
@@ -36,6 +38,7 @@ def load_token(market: MarketClient, address: str, decimals: int | None = None) 
     w3 = market.w3
     if not w3.eth.get_code(checksum):
         raise ChainError(f"no contract at token address {checksum}")
+    require_erc20(w3, checksum, "token")  # another market, a multisig: not a token
     symbol = _text(_call(w3, checksum, _SYMBOL)) or f"{checksum[:6]}…{checksum[-4:]}"
     reported = _uint(_call(w3, checksum, _DECIMALS))
     if reported is None and decimals is None:

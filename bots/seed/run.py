@@ -22,6 +22,7 @@ from web3.contract import Contract
 
 from bots.artifacts import load_artifact
 from bots.chain.fees import current_fees
+from bots.chain.rpc import RpcUnreachable
 from bots.chain.txpool import pending_count
 from bots.errors import ChainError
 from bots.market.deployment import (
@@ -32,6 +33,8 @@ from bots.market.deployment import (
     settle_in_flight,
     verify_on_chain,
 )
+from bots.market.probe import require_erc20, require_market
+from bots.market.reader import MarketReader
 from bots.numbers import count
 from bots.seed.actions import (
     IDLE_TIMEOUT_S,
@@ -114,17 +117,22 @@ def plan_seed(
     Raises `SeedError` when the initializer cannot afford the actions, `ChainError` when the
     deployment file belongs to another chain, its contracts are gone or a transaction of the
     initializer stays pending, `ConfigError` when an existing token is not what the plan says
-    (`bots.seed.existing`) or the deployment file records an asset otherwise, and
-    `SeedInterrupted` when `stop` is requested while waiting.
+    (`bots.seed.existing`) or the deployment file records an asset otherwise, `ChainError`
+    when an existing token or a recorded contract is the wrong kind of contract (before
+    anything is read or planned), and `SeedInterrupted` when `stop` is requested while waiting.
     """
     addresses = participant_addresses(plan)
     plan = resolve_existing(w3, plan)
+    for asset in plan.assets:
+        if isinstance(asset, ExistingAsset):
+            require_erc20(w3, asset.address, f"{plan.source}: asset {asset.symbol}")
     _await_idle(w3, initializer, stop=stop)
     deployment = loaded = load_deployment(deployment_path)
     notes: tuple[str, ...] = ()
     resend: tuple[TxRecord, ...] = ()
     if loaded is not None:
         verify_on_chain(w3, loaded, deployment_path)
+        require_kinds(w3, loaded, deployment_path)
         settled = settle_recorded(w3, initializer, settle_in_flight(w3, loaded))
         deployment, notes, resend = settled.deployment, settled.notes, settled.resend
     state = read_state(w3, plan, deployment, initializer, addresses)
@@ -185,6 +193,22 @@ def run_seed(
         columns,
         notes,
     )
+
+
+def require_kinds(w3: Web3, deployment: Deployment, path: Path) -> None:
+    """`ChainError` (exit 4) unless the recorded market answers like an `OtcMarket` and every
+    recorded asset like an ERC20: a deployment file pointing "market" at a token must not get
+    an approve sent to the token."""
+    for symbol, record in deployment.assets.items():
+        require_erc20(w3, record.address, f"{path}: asset {symbol}")
+    if deployment.market is None:
+        return
+    try:
+        require_market(MarketReader(w3, deployment.market))
+    except RpcUnreachable:
+        raise
+    except ChainError as exc:
+        raise ChainError(f"{path}: {exc}") from None
 
 
 def _asset_address(asset: Asset | ExistingAsset, deployment: Deployment | None) -> str | None:

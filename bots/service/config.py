@@ -25,6 +25,7 @@ from pydantic_settings import (
 from bots.addresses import checked_address
 from bots.errors import ConfigError
 from bots.feeds.spec import FeedSpec
+from bots.market.deployment import MAX_CHAIN_ID
 from bots.service import overrides
 from bots.service.overrides import ENV_PREFIX
 from bots.tick.limits import ReconcileConfig, RiskLimits
@@ -33,7 +34,6 @@ from strategies.api import Strategy, StrategyConfigError
 from strategies.registry import build_strategy
 
 _SYMBOL = re.compile(r"[A-Za-z0-9]{1,11}")
-MAX_CHAIN_ID = 4_503_599_627_370_476  # EIP-2294: the largest chain id wallets can sign for
 
 
 class _Section(BaseModel):
@@ -201,13 +201,17 @@ def load_config(path: Path, *, secrets_dir: Path | None = None) -> BotConfig:
     """
     data = read_toml(path, "config file")
     secrets = secrets_dir or overrides.secrets_dir()
+    overrides.refuse_secret_dirs(secrets, BotConfig.model_fields)
     try:
         config = BotConfig(**data, _secrets_dir=secrets)
-        config.build_strategy()  # bad strategy params must fail at load time, not at tick 1
+        # Bad strategy params must fail at load time, not at tick 1.
+        build_strategy(config.strategy.name, config.strategy.params)
     except SettingsError as exc:
         raise ConfigError(overrides.unreadable_override(exc, secrets)) from None
     except ValidationError as exc:
         raise ConfigError(overrides.problems(path, exc, secrets)) from None
+    except StrategyConfigError as exc:
+        raise ConfigError(overrides.strategy_problems(path, exc, secrets)) from None
     except ConfigError as exc:
         raise ConfigError("\n".join(f"{path}: {line}" for line in str(exc).splitlines())) from None
     problems = [f"{path}: {problem}" for problem in _beyond_limits(config)]

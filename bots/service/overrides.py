@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from bots.errors import ConfigError
+from strategies.api import StrategyConfigError
 
 ENV_PREFIX = "OTCMM_"
 SECRETS_DIR_ENV = "OTCMM_SECRETS_DIR"
@@ -33,6 +35,25 @@ def secrets_dir() -> Path | None:
             raise ConfigError(f"${SECRETS_DIR_ENV}: {directory} {what}")
         return directory
     return DEFAULT_SECRETS_DIR if DEFAULT_SECRETS_DIR.is_dir() else None
+
+
+def refuse_secret_dirs(secrets: Path | None, fields: Iterable[str]) -> None:
+    """`ConfigError` naming the first `otcmm_<field>` entry of the secrets directory that is a
+    directory: pydantic-settings would only warn (two lines) and ignore it, so a value the
+    operator mounted would silently not apply."""
+    if secrets is None:
+        return
+    names = {f"{ENV_PREFIX.lower()}{field.lower()}" for field in fields}
+    try:
+        entries = sorted(secrets.iterdir())
+    except OSError as exc:
+        raise ConfigError(f"{secrets}: cannot list it: {exc.strerror}") from None
+    for entry in entries:
+        if entry.name.lower() in names and entry.is_dir():
+            raise ConfigError(
+                f"{entry}: is a directory; the secret of {entry.name[len(ENV_PREFIX) :]} "
+                "must be a file"
+            )
 
 
 def _env_name(loc: tuple[str | int, ...]) -> str | None:
@@ -68,6 +89,18 @@ def problems(path: Path, exc: ValidationError, secrets: Path | None) -> str:
         where = ".".join(str(part) for part in err["loc"]) or "(file)"
         message = err["msg"].removeprefix("Value error, ")
         lines.append(f"{source(path, err['loc'], secrets)}: {where}: {message}")
+    return "\n".join(lines)
+
+
+def strategy_problems(path: Path, exc: StrategyConfigError, secrets: Path | None) -> str:
+    """The strategy's own complaints (`strategies.registry.build_strategy`), each against the
+    source of the value: `$OTCMM_STRATEGY__PARAMS__SPREAD_BPS`, a secrets file or the file."""
+    cause = exc.__cause__
+    if not isinstance(cause, ValidationError):  # an unknown strategy or a broken plug-in
+        return f"{source(path, ('strategy', 'name'), secrets)}: {exc}"
+    lines = []
+    for err, line in zip(cause.errors(), str(exc).splitlines(), strict=False):
+        lines.append(f"{source(path, ('strategy', 'params', *err['loc']), secrets)}: {line}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,56 @@
+"""A port or a price the command cannot use is bad input (exit 2) for every command that
+serves one, said in one line before anything starts: `devchain` started anvil and reported its
+failure as a tool's (exit 3) where `price-oracle` said exit 2 for the same busy port, and
+`price-oracle --start 1e-320` passed the parser and failed in the walk (exit 1)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def otcmm(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTCMM_")}
+    env["PYTHONPATH"] = str(REPO)
+    env["OTCMM_ANVIL"] = "/nonexistent/anvil-must-not-start"  # starting it would be exit 3
+    return subprocess.run(
+        [sys.executable, "-m", "bots.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield int(listener.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", ["devchain", "price-oracle"])
+def test_a_busy_port_exits_2_in_one_line(busy_port: int, command: str) -> None:
+    result = otcmm(command, "--port", str(busy_port))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("otcmm: error: "), result.stderr
+    assert f"127.0.0.1:{busy_port}" in lines[0]
+
+
+@pytest.mark.parametrize("start", ["1e-320", "1e-31", "0"])
+def test_a_start_price_below_what_feeds_take_is_refused_by_the_parser(start: str) -> None:
+    result = otcmm("price-oracle", "--start", start, "--port", "0")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("otcmm price-oracle: error: argument --start: not in [1E-30")
