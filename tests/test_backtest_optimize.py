@@ -185,7 +185,7 @@ def test_one_worker_writes_the_report_and_the_same_seed_gives_the_same_trials(
         "--config", str(config), "--optimize", "--out", str(tmp_path / "a"), "--jobs", "1"
     )
     assert first.returncode == 0, first.stderr
-    assert "trial 1/4 [worker 0.0]: started (spread_bps=" in first.stderr  # progress per trial
+    assert "trial 0 [0..3, worker 0.0]: started (spread_bps=" in first.stderr  # progress per trial
     out = tmp_path / "a"
     for name in ("history.png", "importance.png"):
         assert (out / name).read_bytes()[:8] == PNG_MAGIC, name
@@ -293,3 +293,29 @@ def test_a_hopeless_trial_is_pruned_at_its_first_report(tmp_path: Path) -> None:
         5
     ]
     assert trials[2].intermediate_values[5] < min(t.intermediate_values[5] for t in trials[:2])
+
+
+@pytest.mark.chain
+def test_failed_trials_exit_1_in_one_line_without_optunas_traceback(tmp_path: Path) -> None:
+    """No fills at a 90-99% spread: adverse selection is undefined, every trial FAILs."""
+    text = SCENARIO.replace("trials = 6", "trials = 2").replace(
+        "low = 2, high = 80", "low = 9000, high = 9900"
+    )
+    text = text.replace('"pnl_net"', '"adverse_selection_bps"')
+    config = write(tmp_path, text.replace('"maximize"', '"minimize"'))
+    out = tmp_path / "out"
+    run = otcmm(
+        "--config", str(config), "--optimize", "--out", str(out), "--jobs", "1", "--no-plots"
+    )
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr and "[W " not in run.stderr, run.stderr
+    assert "failed: adverse_selection_bps is undefined for this run" in run.stderr
+    assert (
+        run.stderr.splitlines()[-1]
+        == "otcmm: error: 2 trial(s) failed (trial 0, 1): see trials.csv"
+    )
+    again = otcmm(
+        "--config", str(config), "--optimize", "--out", str(out), "--report-only", "--no-plots"
+    )
+    assert again.returncode == 1, again.stderr
+    assert again.stderr.splitlines()[-1] == run.stderr.splitlines()[-1]

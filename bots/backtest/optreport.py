@@ -38,13 +38,18 @@ from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 
 from bots.backtest.metrics import METRICS  # noqa: E402
 
-SURPLUS_ATTR = "surplus"
+SURPLUS_ATTR = "surplus"  # a trial past the study's `trials`, dropped unrun
+INTERRUPTED_ATTR = "interrupted"  # a trial abandoned by SIGINT/SIGTERM: a rerun replaces it
 MIN_TRIALS_FOR_IMPORTANCE = 4
 
 
 def study_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """The trials that count, in number order (surplus ones left out)."""
-    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(SURPLUS_ATTR)]
+    """The trials that count, in number order (surplus and interrupted ones left out)."""
+    trials = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if not (t.user_attrs.get(SURPLUS_ATTR) or t.user_attrs.get(INTERRUPTED_ATTR))
+    ]
     return sorted(trials, key=lambda t: t.number)
 
 

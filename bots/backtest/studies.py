@@ -192,7 +192,7 @@ def open_study(
     """Create or join study `name` at `url`; refuse one made for another scenario.
 
     Raises `StudyStorageError` (unreachable) or `ConfigError` (another scenario's study)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # otcmm says why a trial failed, in a line
     storage = storage_for(url)
     try:
         study = optuna.create_study(

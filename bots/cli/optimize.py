@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from bots.errors import ConfigError, OtcmmError
 
 if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
+
     from bots.backtest.scenario import Scalar, Scenario
 
 WORKER_INDEX_ENV = "JOB_COMPLETION_INDEX"  # set by Kubernetes in each pod of an Indexed Job
@@ -105,10 +107,17 @@ def optimize(
             f"({bot}, {spec.direction}), {args.jobs} workers here (index {index})",
             file=sys.stderr,
         )
-        run_workers(plan, args.jobs, index)
-        await_running(plan)
-    symbols = (scenario.market.base.symbol, scenario.market.quote.symbol)
-    return _report(args, plan, out, symbols)
+        try:
+            run_workers(plan, args.jobs, index)
+            await_running(plan)
+        except KeyboardInterrupt:  # the workers are stopped: report what finished, then exit
+            done = sum(1 for t in _report(args, plan, out) if t.state.is_finished())
+            print(f"optimise: stopped with {done} trial(s) finished", file=sys.stderr)
+            raise
+    problem = _problem(_report(args, plan, out))
+    if problem:
+        raise OtcmmError(problem)
+    return 0
 
 
 def _worker_index(flag: int | None) -> int:
@@ -126,7 +135,8 @@ def _sqlite_file(url: str) -> Path | None:
     return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
 
-def _report(args: argparse.Namespace, plan: Any, out: Path, symbols: tuple[str, str]) -> int:
+def _report(args: argparse.Namespace, plan: Any, out: Path) -> list[FrozenTrial]:
+    """Write the study's report files and print its summary; the trials that count."""
     from bots.backtest.metrics import unit
     from bots.backtest.optreport import (
         history_plot,
@@ -159,9 +169,20 @@ def _report(args: argparse.Namespace, plan: Any, out: Path, symbols: tuple[str, 
         values = ", ".join(f"{k}={v}" for k, v in best.params.items())
         print(f"best: trial {best.number}, {plan.spec.metric} = {best.value:,.4f} ({values})")
     print(f"report: {out}/ ({' '.join(p.name for p in files)})")
+    return trials
+
+
+def _problem(trials: list[FrozenTrial]) -> str | None:
+    """Why the command exits 1 (README, "Exit codes"): a trial FAILed (a failed check included)."""
+    from optuna.trial import TrialState
+
     if any(t.user_attrs.get("checks_ok") is False for t in trials):
-        raise OtcmmError("a trial failed its conservation or accounting check: see trials.csv")
-    return 0
+        return "a trial failed its conservation or accounting check: see trials.csv"
+    failed = [t.number for t in trials if t.state == TrialState.FAIL]
+    if failed:
+        numbers = ", ".join(map(str, failed))
+        return f"{len(failed)} trial(s) failed (trial {numbers}): see trials.csv"
+    return None
 
 
 def _states(states: Counter[str]) -> str:
