@@ -319,3 +319,27 @@ def test_failed_trials_exit_1_in_one_line_without_optunas_traceback(tmp_path: Pa
     )
     assert again.returncode == 1, again.stderr
     assert again.stderr.splitlines()[-1] == run.stderr.splitlines()[-1]
+
+
+@pytest.mark.chain
+def test_best_toml_replays_the_best_trial_with_every_set_of_the_run(tmp_path: Path) -> None:
+    import json
+    import shlex
+
+    config = write(tmp_path, SCENARIO.replace("trials = 6", "trials = 2"))
+    out = tmp_path / "opt"
+    sets = ["--set", "steps=8", "--set", "path.volatility=0.5"]
+    run = otcmm("--config", str(config), "--optimize", "--out", str(out), "--jobs", "1", *sets)
+    assert run.returncode == 0, run.stderr
+    text = (out / "best.toml").read_text()
+    best = tomllib.loads(text)
+    assert best["set"] == {"steps": 8, "path.volatility": 0.5}
+    assert f"best: trial {best['trial']}," in run.stdout  # one numbering everywhere
+    assert f"trial {best['trial']} [0..1, worker 0.0]: pnl_net" in run.stderr
+    replay = next(line for line in text.splitlines() if line.startswith("# replay it: "))
+    argv = shlex.split(replay.removeprefix("# replay it: otcmm backtest "))
+    again = otcmm(*argv, "--out", str(tmp_path / "replay"), "--no-plots")
+    assert again.returncode == 0, again.stderr
+    summary = json.loads((tmp_path / "replay" / "summary.json").read_text())
+    mm = next(agent for agent in summary["agents"] if agent["name"] == "mm")
+    assert float(mm["pnl_net"]) == best["value"], (mm["pnl_net"], best["value"])

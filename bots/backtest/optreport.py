@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import csv
 import math
+import shlex
 import tomllib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances  # noqa: E402
 from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 
+from bots.atomicfile import write_atomic  # noqa: E402
 from bots.backtest.metrics import METRICS  # noqa: E402
 
 SURPLUS_ATTR = "surplus"  # a trial past the study's `trials`, dropped unrun
@@ -91,30 +93,49 @@ def best_trial(study: optuna.Study) -> FrozenTrial | None:
 
 
 def write_best_toml(
-    study: optuna.Study, config: Path, metric: str, path: Path
+    study: optuna.Study,
+    config: Path,
+    metric: str,
+    path: Path,
+    sets: Mapping[str, object] | None = None,
 ) -> tuple[Path, FrozenTrial | None]:
-    """`best.toml`: the best trial's values by dotted key, and the command that replays it."""
+    """`best.toml`: the best trial's values by dotted key, the run's `--set` values (`[set]`),
+    and the command that replays it: every `--set` of the run, then the trial's values, so the
+    replay is the trial's own scenario and gives its objective."""
+    sets = dict(sets or {})
     best = best_trial(study)
     lines = [f"# best trial of study {study.study_name!r}"]
     if best is None:
-        lines += ["# no trial completed: nothing to recommend", f'study = "{study.study_name}"']
+        lines += ["# no trial completed: nothing to recommend"]
+        lines.append(f"study = {_toml(study.study_name)}")
     else:
-        sets = " ".join(f"--set {k}={_toml(v)}" for k, v in best.params.items())
+        values = {**sets, **best.params}
+        flags = " ".join(f"--set {shlex.quote(f'{k}={_flag(v)}')}" for k, v in values.items())
         lines += [
-            f"# replay it: otcmm backtest --config {config} {sets}",
-            f'study = "{study.study_name}"',
+            f"# replay it: otcmm backtest --config {shlex.quote(str(config))} {flags}",
+            f"study = {_toml(study.study_name)}",
             f"trial = {best.number}",
             f'metric = "{metric}"',
             f'direction = "{study.direction.name.lower()}"',
             f"value = {best.value!r}",
             "",
             "[params]",
-            *(f'"{k}" = {_toml(v)}' for k, v in best.params.items()),
+            *(f"{_toml(k)} = {_toml(v)}" for k, v in best.params.items()),
+            "",
+            "[set]  # the run's --set values, applied to every trial",
+            *(f"{_toml(k)} = {_toml(v)}" for k, v in sets.items()),
         ]
     text = "\n".join(lines) + "\n"
     tomllib.loads(text)  # what we write must read back
-    path.write_text(text, encoding="utf-8")
+    write_atomic(path, text, mode=0o644)
     return path, best
+
+
+def _flag(value: object) -> str:
+    """A value as `--set` reads it back to the same value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _toml(value: object) -> str:

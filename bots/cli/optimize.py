@@ -149,7 +149,9 @@ def _report(args: argparse.Namespace, plan: Any, out: Path) -> list[FrozenTrial]
 
     study = open_study(plan.storage, plan.study, plan.spec, plan.identity)
     files = [write_trials_csv(study, list(plan.spec.params), out / "trials.csv")]
-    best_file, best = write_best_toml(study, args.config, plan.spec.metric, out / "best.toml")
+    best_file, best = write_best_toml(
+        study, args.config, plan.spec.metric, out / "best.toml", plan.sets
+    )
     files.append(best_file)
     if not args.no_plots:
         market = plan.raw.get("market", {})
