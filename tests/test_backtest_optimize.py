@@ -343,3 +343,39 @@ def test_best_toml_replays_the_best_trial_with_every_set_of_the_run(tmp_path: Pa
     summary = json.loads((tmp_path / "replay" / "summary.json").read_text())
     mm = next(agent for agent in summary["agents"] if agent["name"] == "mm")
     assert float(mm["pnl_net"]) == best["value"], (mm["pnl_net"], best["value"])
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (f"postgresql://u@127.0.0.1:9/db?password={PASSWORD}", "u@127.0.0.1:9/db?password=***"),
+        (f"postgresql://u:{PASSWORD}@127.0.0.1:9/db", "u:***@127.0.0.1:9/db"),
+    ],
+)
+def test_a_password_in_the_userinfo_or_the_query_is_masked_everywhere(
+    tmp_path: Path, url: str, shown: str
+) -> None:
+    env = {**os.environ, "OTCMM_STUDY_STORAGE": url}
+    check = otcmm("--config", str(write(tmp_path)), "--optimize", "--check", env=env)
+    assert check.returncode == 0, check.stderr
+    assert f"at postgresql+psycopg://{shown})" in check.stdout
+    run = otcmm(
+        "--config", str(write(tmp_path)), "--optimize", "--out", str(tmp_path / "o"), env=env
+    )
+    assert run.returncode == 5, run.stderr
+    assert f"otcmm: error: study storage postgresql+psycopg://{shown}: " in run.stderr
+    for result in (check, run):
+        assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_a_password_with_an_unescaped_at_is_refused_and_never_shown(tmp_path: Path) -> None:
+    url = f"postgresql://u:x@{PASSWORD}@127.0.0.1:9/db"
+    for flag in ("--check", "--no-plots"):
+        env = {**os.environ, "OTCMM_STUDY_STORAGE": url}
+        result = otcmm("--config", str(write(tmp_path)), "--optimize", flag, env=env)
+        assert result.returncode == 2, result.stderr
+        assert PASSWORD not in result.stdout + result.stderr
+        assert result.stderr.splitlines() == [
+            "otcmm: error: study storage postgresql://u:***@127.0.0.1:9/db: the password holds "
+            "an '@': write it as %40 (percent-encode the password)"
+        ]
