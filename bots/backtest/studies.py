@@ -47,10 +47,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from bots.backtest.optspec import OptimizeSpec
+from bots.backtest.outdir import STUDY_FILE
 from bots.errors import ConfigError, OtcmmError
 
 STORAGE_ENV = "OTCMM_STUDY_STORAGE"
-DEFAULT_DB = "study.db"
+DEFAULT_DB = STUDY_FILE
 IDENTITY_ATTR = "otcmm:scenario_sha256"
 HEARTBEAT_S = 30  # a worker's running trial beats this often ...
 GRACE_S = 120  # ... and is marked FAIL when it has not for this long (a worker that died)
@@ -141,7 +142,13 @@ def storage_for(url: str) -> RDBStorage:
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         engine_kwargs["connect_args"] = {"timeout": SQLITE_LOCK_WAIT_S}
-        Path(make_url(url).database or DEFAULT_DB).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            _sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StudyStorageError(
+                f"study storage {masked(url)}: cannot create its folder: "
+                f"{exc.strerror or type(exc).__name__}"
+            ) from None
     for attempt in range(SCHEMA_RACE_RETRIES + 1):
         try:
             with warnings.catch_warnings():
@@ -165,6 +172,10 @@ def storage_for(url: str) -> RDBStorage:
         except (optuna.exceptions.StorageInternalError, OSError) as exc:
             raise _storage_error(url, exc) from None
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _sqlite_path(url: str) -> Path:
+    return Path(make_url(url).database or DEFAULT_DB)
 
 
 def _schema_race(exc: SQLAlchemyError) -> bool:
@@ -224,13 +235,23 @@ def open_study(
     *,
     sampler: TPESampler | None = None,
     pruner: BasePruner | None = None,
+    create: bool = True,
 ) -> optuna.Study:
     """Create or join study `name` at `url`; refuse one made for another scenario.
 
+    With `create` false the study must exist (a report of it): `ConfigError` if it does not,
+    and nothing is created in the storage (not even a SQLite file).
     Raises `StudyStorageError` (unreachable) or `ConfigError` (another scenario's study)."""
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # otcmm says why a trial failed, in a line
+    missing = ConfigError(
+        f"study {name!r} at {masked(url)}: no such study (check --study and the storage)"
+    )
+    if not create and url.startswith("sqlite") and not _sqlite_path(url).is_file():
+        raise missing
     storage = storage_for(url)
     try:
+        if not create and name not in {s.study_name for s in storage.get_all_studies()}:
+            raise missing
         study = optuna.create_study(
             storage=storage,
             study_name=name,

@@ -104,6 +104,9 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         if args.sweep:
             raise ConfigError("--optimize and --sweep: choose one")
         return optimize(args, raw, sets, scenario, out)
+    given = [flag for flag, value in _optimize_only(args) if value]
+    if given:
+        raise ConfigError(f"{', '.join(given)}: only with --optimize")
     sweeps = parse_assignments(args.sweep, "--sweep")
     refuse_duplicates(raw, [("--set", k) for k in sets] + [("--sweep", k) for k in sweeps])
     spec = sweeps or scenario.sweep
@@ -116,6 +119,16 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         return 0
     writable_dir(out, "--out")  # before the run, not after it
     return _single(args, scenario, out)
+
+
+def _optimize_only(args: argparse.Namespace) -> list[tuple[str, bool]]:
+    """The flags that mean something only to --optimize, and whether each was given."""
+    return [
+        ("--storage", args.storage is not None),
+        ("--study", args.study is not None),
+        ("--worker-index", args.worker_index is not None),
+        ("--report-only", args.report_only),
+    ]
 
 
 def _single(args: argparse.Namespace, scenario: Scenario, out: Path) -> int:

@@ -76,11 +76,6 @@ def optimize(
             f"{len(spec.params)} parameters, {spec.trials} trials; study {name!r} at {masked(url)})"
         )
         return 0
-    if not (args.report_only and in_out):
-        from bots.backtest.outdir import prepare_out
-
-        keep = None if in_out else _sqlite_file(url)
-        prepare_out(out, force=args.force, keep=keep)
     applied = copy.deepcopy(raw)
     for key, value in sets.items():
         set_dotted(applied, key, value)
@@ -98,9 +93,17 @@ def optimize(
         seed=seed,
         log_level=args.log_level,
     )
+    from bots.backtest.outdir import prepare_out
     from bots.backtest.studies import open_study
 
-    open_study(url, name, spec, plan.identity)  # reachable, and made for this scenario?
+    create = not args.report_only  # a report of a study that does not exist is a typo
+    if not in_out:  # reachable, and made for this scenario? Before --out is made
+        open_study(url, name, spec, plan.identity, create=create)
+    if not (args.report_only and in_out):
+        keep = None if in_out else _sqlite_file(url)
+        prepare_out(out, force=args.force, keep=keep, continue_study=in_out)
+    if in_out:
+        open_study(url, name, spec, plan.identity, create=create)
     if not args.report_only:
         print(
             f"optimise: study {name!r} at {masked(url)}: {spec.trials} trials of {spec.metric} "
