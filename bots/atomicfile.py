@@ -1,4 +1,4 @@
-"""Replacing a small state file atomically: a crash or a full disk never leaves half a file.
+"""Replacing a file atomically: a crash or a full disk never leaves half a file.
 
 Shared by every state file a bot writes (the kill switch's record, the price anchor, the
 journal's rewrite): the text goes to a temporary file in the same directory, is flushed and
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -31,6 +32,23 @@ def write_atomic(path: Path, text: str, *, mode: int = 0o600) -> None:
             os.unlink(tmp)
         raise
     _sync_directory(path.parent)
+
+
+@contextlib.contextmanager
+def replaced(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` (same suffix) for a writer that wants a file name (csv,
+    matplotlib's `savefig`): renamed over `path` when the block ends normally, removed when it
+    raises. A report file is thus whole or absent, never half written."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _sync_directory(directory: Path) -> None:

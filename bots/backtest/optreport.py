@@ -37,7 +37,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances  # noqa: E402
 from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 
-from bots.atomicfile import write_atomic  # noqa: E402
+from bots.atomicfile import replaced, write_atomic  # noqa: E402
 from bots.backtest.metrics import METRICS  # noqa: E402
 
 SURPLUS_ATTR = "surplus"  # a trial past the study's `trials`, dropped unrun
@@ -58,7 +58,7 @@ def study_trials(study: optuna.Study) -> list[FrozenTrial]:
 def write_trials_csv(study: optuna.Study, keys: Sequence[str], path: Path) -> Path:
     columns = ["number", "state", "value", "pruned_at_step", *keys, *METRICS]
     columns += ["checks_ok", "error", "worker"]
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with replaced(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, columns, lineterminator="\n")
         writer.writeheader()
         for trial in study_trials(study):
@@ -184,7 +184,8 @@ def history_plot(study: optuna.Study, metric: str, unit: str, path: Path) -> Pat
     ax.set_title(f"optimisation history of {study.study_name}: {metric} ({unit})", fontsize=10)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    with replaced(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path
 
 
@@ -203,5 +204,6 @@ def importance_plot(study: optuna.Study, path: Path) -> Path:
         ax.set_xlabel("importance (PED-ANOVA, share of 1)")
     ax.set_title(f"parameter importance in {study.study_name}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
+    with replaced(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path
