@@ -2,8 +2,11 @@
 
 Everything a run needs is checked before it starts (the scenario and every grid point, the
 price file, the output folder), so a run never ends by finding it cannot write its report.
-SIGINT/SIGTERM stop it (exit 130/143) with the dev chains and sweep workers stopped; an
-interrupted sweep first writes sweep.csv and the heatmap of the points that finished.
+SIGINT/SIGTERM stop it (exit 130/143) with the dev chains and sweep or optimisation workers
+stopped; an interrupted sweep first writes sweep.csv and the heatmap of the points that
+finished, an interrupted optimisation the report of its finished trials (`bots.cli.optimize`).
+The optimisation's own flags (--storage, --study, --worker-index, --report-only) are refused
+without --optimize.
 """
 
 from __future__ import annotations
