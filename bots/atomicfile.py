@@ -1,5 +1,5 @@
-"""Replacing a small state file atomically: a crash or a full disk never leaves half a file;
-reading one without trusting what sits at its path (`read_small`).
+"""Replacing a file atomically: a crash or a full disk never leaves half a file; reading a
+small state file without trusting what sits at its path (`read_small`).
 
 Shared by every state file a bot writes (the kill switch's record, the price anchor, the
 journal's rewrite): the text goes to a temporary file in the same directory, is flushed and
@@ -15,6 +15,7 @@ import errno
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 MAX_RECORD_BYTES = 4_096  # a state record (kill switch, price anchor) is a line of JSON
@@ -36,6 +37,23 @@ def write_atomic(path: Path, text: str, *, mode: int = 0o600) -> None:
             os.unlink(tmp)
         raise
     _sync_directory(path.parent)
+
+
+@contextlib.contextmanager
+def replaced(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` (same suffix) for a writer that wants a file name (csv,
+    matplotlib's `savefig`): renamed over `path` when the block ends normally, removed when it
+    raises. A report file is thus whole or absent, never half written."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _sync_directory(directory: Path) -> None:

@@ -185,7 +185,7 @@ def test_one_worker_writes_the_report_and_the_same_seed_gives_the_same_trials(
         "--config", str(config), "--optimize", "--out", str(tmp_path / "a"), "--jobs", "1"
     )
     assert first.returncode == 0, first.stderr
-    assert "trial 1/4 [worker 0.0]: started (spread_bps=" in first.stderr  # progress per trial
+    assert "trial 0 [0..3, worker 0.0]: started (spread_bps=" in first.stderr  # progress per trial
     out = tmp_path / "a"
     for name in ("history.png", "importance.png"):
         assert (out / name).read_bytes()[:8] == PNG_MAGIC, name
@@ -210,8 +210,11 @@ def test_one_worker_writes_the_report_and_the_same_seed_gives_the_same_trials(
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "b" / "trials.csv").read_bytes() == (out / "trials.csv").read_bytes()
 
-    refused = otcmm("--config", str(config), "--optimize", "--out", str(out), "--jobs", "1")
-    assert refused.returncode == 2 and "--force" in refused.stderr  # no mixing of runs
+    # The same command on its folder continues its study (done: no trial more), mixing nothing.
+    before = (out / "trials.csv").read_bytes()
+    rerun = otcmm("--config", str(config), "--optimize", "--out", str(out), "--jobs", "1")
+    assert rerun.returncode == 0 and "started" not in rerun.stderr, rerun.stderr
+    assert (out / "trials.csv").read_bytes() == before
 
 
 @pytest.mark.chain
@@ -293,3 +296,89 @@ def test_a_hopeless_trial_is_pruned_at_its_first_report(tmp_path: Path) -> None:
         5
     ]
     assert trials[2].intermediate_values[5] < min(t.intermediate_values[5] for t in trials[:2])
+
+
+@pytest.mark.chain
+def test_failed_trials_exit_1_in_one_line_without_optunas_traceback(tmp_path: Path) -> None:
+    """No fills at a 90-99% spread: adverse selection is undefined, every trial FAILs."""
+    text = SCENARIO.replace("trials = 6", "trials = 2").replace(
+        "low = 2, high = 80", "low = 9000, high = 9900"
+    )
+    text = text.replace('"pnl_net"', '"adverse_selection_bps"')
+    config = write(tmp_path, text.replace('"maximize"', '"minimize"'))
+    out = tmp_path / "out"
+    run = otcmm(
+        "--config", str(config), "--optimize", "--out", str(out), "--jobs", "1", "--no-plots"
+    )
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr and "[W " not in run.stderr, run.stderr
+    assert "failed: adverse_selection_bps is undefined for this run" in run.stderr
+    assert (
+        run.stderr.splitlines()[-1]
+        == "otcmm: error: 2 trial(s) failed (trial 0, 1): see trials.csv"
+    )
+    again = otcmm(
+        "--config", str(config), "--optimize", "--out", str(out), "--report-only", "--no-plots"
+    )
+    assert again.returncode == 1, again.stderr
+    assert again.stderr.splitlines()[-1] == run.stderr.splitlines()[-1]
+
+
+@pytest.mark.chain
+def test_best_toml_replays_the_best_trial_with_every_set_of_the_run(tmp_path: Path) -> None:
+    import json
+    import shlex
+
+    config = write(tmp_path, SCENARIO.replace("trials = 6", "trials = 2"))
+    out = tmp_path / "opt"
+    sets = ["--set", "steps=8", "--set", "path.volatility=0.5"]
+    run = otcmm("--config", str(config), "--optimize", "--out", str(out), "--jobs", "1", *sets)
+    assert run.returncode == 0, run.stderr
+    text = (out / "best.toml").read_text()
+    best = tomllib.loads(text)
+    assert best["set"] == {"steps": 8, "path.volatility": 0.5}
+    assert f"best: trial {best['trial']}," in run.stdout  # one numbering everywhere
+    assert f"trial {best['trial']} [0..1, worker 0.0]: pnl_net" in run.stderr
+    replay = next(line for line in text.splitlines() if line.startswith("# replay it: "))
+    argv = shlex.split(replay.removeprefix("# replay it: otcmm backtest "))
+    again = otcmm(*argv, "--out", str(tmp_path / "replay"), "--no-plots")
+    assert again.returncode == 0, again.stderr
+    summary = json.loads((tmp_path / "replay" / "summary.json").read_text())
+    mm = next(agent for agent in summary["agents"] if agent["name"] == "mm")
+    assert float(mm["pnl_net"]) == best["value"], (mm["pnl_net"], best["value"])
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (f"postgresql://u@127.0.0.1:9/db?password={PASSWORD}", "u@127.0.0.1:9/db?password=***"),
+        (f"postgresql://u:{PASSWORD}@127.0.0.1:9/db", "u:***@127.0.0.1:9/db"),
+    ],
+)
+def test_a_password_in_the_userinfo_or_the_query_is_masked_everywhere(
+    tmp_path: Path, url: str, shown: str
+) -> None:
+    env = {**os.environ, "OTCMM_STUDY_STORAGE": url}
+    check = otcmm("--config", str(write(tmp_path)), "--optimize", "--check", env=env)
+    assert check.returncode == 0, check.stderr
+    assert f"at postgresql+psycopg://{shown})" in check.stdout
+    run = otcmm(
+        "--config", str(write(tmp_path)), "--optimize", "--out", str(tmp_path / "o"), env=env
+    )
+    assert run.returncode == 5, run.stderr
+    assert f"otcmm: error: study storage postgresql+psycopg://{shown}: " in run.stderr
+    for result in (check, run):
+        assert PASSWORD not in result.stdout + result.stderr
+
+
+def test_a_password_with_an_unescaped_at_is_refused_and_never_shown(tmp_path: Path) -> None:
+    url = f"postgresql://u:x@{PASSWORD}@127.0.0.1:9/db"
+    for flag in ("--check", "--no-plots"):
+        env = {**os.environ, "OTCMM_STUDY_STORAGE": url}
+        result = otcmm("--config", str(write(tmp_path)), "--optimize", flag, env=env)
+        assert result.returncode == 2, result.stderr
+        assert PASSWORD not in result.stdout + result.stderr
+        assert result.stderr.splitlines() == [
+            "otcmm: error: study storage postgresql://u:***@127.0.0.1:9/db: the password holds "
+            "an '@': write it as %40 (percent-encode the password)"
+        ]

@@ -207,3 +207,43 @@ def test_summary_json_carries_every_agent_and_the_checks(run: Run) -> None:
     assert summary["scenario"]["steps"] == 25
     rows = (run.out / "equity.csv").read_text().splitlines()
     assert len(rows) == 1 + 25 * 4
+
+
+def test_a_report_write_that_fails_leaves_no_summary_and_no_half_file(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`summary.json` is written last and every file whole or not at all: a folder whose
+    report failed (a full disk, a signal) never looks finished."""
+    import bots.backtest.plots as plots
+
+    def broken(fig: Any, path: Path, **_: Any) -> None:
+        path.write_bytes(b"half a png")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(plots.Figure, "savefig", broken)
+    with pytest.raises(OSError):
+        write_report(run.analysis, tmp_path, plots=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["equity.csv", "trades.csv"]
+
+
+def test_the_largest_accepted_price_gives_a_whole_report(tmp_path: Path) -> None:
+    """A 1e30 start price (the scenario's limit is 1e30): the equity of a holding no longer
+    fits the default 28 digits to 6 decimals; the report is computed and written in full."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "big"
+    result = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "backtest", "--config", "examples/gbm_basket.toml",
+         "--set", "path.start=1e30", "--set", "steps=3", "--no-plots", "--out", str(out)],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in out.iterdir()} == {
+        ".otcmm-backtest",
+        "trades.csv",
+        "equity.csv",
+        "summary.json",
+    }
+    first = (out / "equity.csv").read_text().splitlines()[1].split(",")
+    assert first[3] == "1E+30" and first[6].endswith(".000000")

@@ -24,7 +24,7 @@ from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from typing import Any, Literal
 
 from bots.backtest.metrics import METRICS
@@ -35,6 +35,7 @@ from bots.market.ledger import ConservationResult
 from strategies.money import Token
 
 MILLION = Decimal(1_000_000)
+PRECISION = 120  # digits: 2**256 token units (78 digits) at prices up to 1e31, 6 decimals
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +154,13 @@ def whole(amount: int, token: Token) -> Decimal:
 
 
 def analyse(result: RunResult) -> Analysis:
+    """The run's fills, curves, reports and checks, in `PRECISION` digits: the default 28 cannot
+    hold a large accepted price's equity to the cent (a 1e30 price times a 1e6 holding)."""
+    with localcontext(Context(prec=PRECISION)):
+        return _analyse(result)
+
+
+def _analyse(result: RunResult) -> Analysis:
     fills = extract_fills(result)
     reports, curves, lines, ok = [], {}, [], True
     for info in result.agents:

@@ -21,6 +21,7 @@ matplotlib.use("Agg")  # never try to open a window
 from matplotlib.colors import CenteredNorm  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from bots.atomicfile import replaced  # noqa: E402
 from bots.backtest.metrics import LOWER_IS_BETTER, unit  # noqa: E402
 
 
@@ -72,5 +73,6 @@ def heatmap(
     ax.set_title(f"{column} ({unit})" if unit else column, fontsize=10)
     fig.colorbar(image, ax=ax, label=unit)
     fig.tight_layout()
-    fig.savefig(path)
+    with replaced(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path

@@ -6,25 +6,35 @@ own code) of the scenario with the trial's values set at their dotted keys. Ever
 that step, `bots.backtest.engine.Checkpoint`) and the pruner may stop it there. Workers (`--jobs`
 processes here, or processes on other machines) share the study through its storage
 (`bots.backtest.studies`); each runs trials until the study holds `trials` of them. Trial
-numbers are unique across workers (the storage locks the study row to number them), so a
-worker that loses a race for the last number marks its trial `surplus` (pruned, left out of the
-report) instead of running it: the study ends with exactly `trials` trials.
+numbers are unique and ordered across workers (the storage locks the study row to number them),
+so a worker whose new trial already has `trials` counted ones numbered below it (it lost the
+race for the last one) marks it `surplus` (pruned, left out of the report) instead of running
+it: the study ends with exactly `trials` trials.
 
 A trial whose values make an invalid scenario, whose metric is undefined (no fills, say), or
 whose run fails its conservation or accounting check is marked FAIL with the reason in its
-`error` attribute; the others go on. A failed check makes the command exit 1 at the end.
+`error` attribute; the others go on. A FAIL trial makes the command exit 1 at the end.
+
+**Stopping.** SIGINT/SIGTERM (SIGHUP) stop the search at once: the running trial is abandoned
+(its dev chain stopped, the trial marked PRUNED with the `interrupted` attribute and left out
+of the report and of the count, so a rerun runs a fresh trial in its place) and the worker ends.
+`--jobs` workers are spawned processes that die with the parent if it is killed
+(`bots.devtools.lifetime`), ignore SIGINT (a terminal's Ctrl-C reaches the whole process group:
+the parent decides) and stop like this on the SIGTERM the parent sends them.
 """
 
 from __future__ import annotations
 
 import math
 import multiprocessing
+import os
+import signal
 import sys
 import time
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any, TextIO
 
 import optuna
@@ -32,7 +42,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from bots.backtest.analytics import analyse, metric_value, report_of
 from bots.backtest.engine import run_backtest
-from bots.backtest.optreport import SURPLUS_ATTR, study_trials
+from bots.backtest.optreport import INTERRUPTED_ATTR, SURPLUS_ATTR, study_trials
 from bots.backtest.optspec import Categorical, FloatRange, IntRange, LogRange, OptimizeSpec
 from bots.backtest.pricepath import build_path
 from bots.backtest.results import Checkpoint, RunResult
@@ -45,7 +55,8 @@ from bots.backtest.studies import (
     open_study,
     worker_seed,
 )
-from bots.errors import ConfigError
+from bots.devtools.lifetime import exit_with_parent
+from bots.errors import ConfigError, Interrupted
 
 RUNNING_POLL_S = 1.0  # how often a finished worker looks whether the others' trials are done
 
@@ -158,10 +169,21 @@ class Objective:
         self.plan = plan
         self.worker = worker
         self.stream = stream
+        self.interrupted: KeyboardInterrupt | None = None
 
     def __call__(self, trial: Trial) -> float:
+        try:
+            return self._run(trial)
+        except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: abandon the trial, end the worker
+            self.interrupted = exc
+            trial.study.stop()
+            trial.set_user_attr(INTERRUPTED_ATTR, True)
+            self._line(trial, "abandoned (interrupted)")
+            raise optuna.TrialPruned("interrupted") from None
+
+    def _run(self, trial: Trial) -> float:
         plan = self.plan
-        if trial.number >= plan.spec.trials:  # lost the race for the last trial number
+        if _counted_before(trial) >= plan.spec.trials:  # lost the race for the last one
             trial.set_user_attr(SURPLUS_ATTR, True)
             trial.study.stop()
             raise optuna.TrialPruned("surplus: the study has its trials")
@@ -210,8 +232,20 @@ class Objective:
 
     def _line(self, trial: Trial, text: str) -> None:
         total = self.plan.spec.trials
-        self.stream.write(f"trial {trial.number + 1}/{total} [worker {self.worker}]: {text}\n")
+        # Optuna's number, as in trials.csv and best.toml: 0 to trials - 1
+        where = f"[0..{total - 1}, worker {self.worker}]"
+        self.stream.write(f"trial {trial.number} {where}: {text}\n")
         self.stream.flush()
+
+
+def _counted_before(trial: Trial) -> int:
+    """Trials that count numbered below `trial` (numbers are unique and ordered across workers;
+    interrupted trials leave gaps a rerun fills)."""
+    return sum(
+        1
+        for t in study_trials(trial.study)
+        if t.number < trial.number and t.state != TrialState.WAITING
+    )
 
 
 def _metrics(agent: Any) -> dict[str, Any]:
@@ -250,12 +284,10 @@ def run_worker(plan: Plan, worker: str, stream: TextIO | None = None) -> int:
         if counted(study) >= plan.spec.trials:
             study.stop()
 
-    study.optimize(
-        Objective(plan, worker, stream),
-        callbacks=[enough],
-        catch=(TrialRejected,),
-        gc_after_trial=False,
-    )
+    objective = Objective(plan, worker, stream)
+    study.optimize(objective, callbacks=[enough], catch=(TrialRejected,), gc_after_trial=False)
+    if objective.interrupted is not None:
+        raise objective.interrupted
     return ran
 
 
@@ -266,10 +298,44 @@ def run_workers(plan: Plan, jobs: int, worker_index: int) -> None:
         run_worker(plan, f"{worker_index}.0")
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = [pool.submit(run_worker, plan, f"{worker_index}.{j}") for j in range(jobs)]
-        for future in futures:
-            future.result()
+    pool = context.Pool(processes=jobs, initializer=_init_worker, initargs=(os.getpid(),))
+    try:
+        results = [pool.apply_async(_pool_task, (plan, f"{worker_index}.{j}")) for j in range(jobs)]
+        for result in results:
+            result.get()
+        pool.close()
+    finally:
+        pool.terminate()  # SIGTERM to busy workers: each abandons its trial, stops its chain
+        pool.join()
+
+
+_IN_TASK = False  # a pool worker is running its share of trials
+
+
+def _init_worker(parent: int) -> None:
+    """A `--jobs` worker: dies with the parent, leaves Ctrl-C to it, stops on SIGTERM."""
+    exit_with_parent(parent, signal.SIGTERM)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    global _IN_TASK
+    if not _IN_TASK:  # idle, or a second signal while stopping: nothing to unwind
+        os._exit(128 + signum)
+    _IN_TASK = False
+    raise Interrupted(signum)  # unwinds the trial: `with DevChain(...)` stops anvil
+
+
+def _pool_task(plan: Plan, worker: str) -> int:
+    global _IN_TASK
+    _IN_TASK = True
+    try:
+        return run_worker(plan, worker)
+    except Interrupted as exc:  # its trial abandoned, its chain stopped: the process ends
+        raise SystemExit(128 + exc.signum) from None  # (the pool would wait for another task)
+    finally:
+        _IN_TASK = False
 
 
 def await_running(plan: Plan, poll_s: float = RUNNING_POLL_S) -> None:

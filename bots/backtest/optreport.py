@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import csv
 import math
+import shlex
 import tomllib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,22 +37,28 @@ from matplotlib.figure import Figure  # noqa: E402
 from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances  # noqa: E402
 from optuna.trial import FrozenTrial, TrialState  # noqa: E402
 
+from bots.atomicfile import replaced, write_atomic  # noqa: E402
 from bots.backtest.metrics import METRICS  # noqa: E402
 
-SURPLUS_ATTR = "surplus"
+SURPLUS_ATTR = "surplus"  # a trial past the study's `trials`, dropped unrun
+INTERRUPTED_ATTR = "interrupted"  # a trial abandoned by SIGINT/SIGTERM: a rerun replaces it
 MIN_TRIALS_FOR_IMPORTANCE = 4
 
 
 def study_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """The trials that count, in number order (surplus ones left out)."""
-    trials = [t for t in study.get_trials(deepcopy=False) if not t.user_attrs.get(SURPLUS_ATTR)]
+    """The trials that count, in number order (surplus and interrupted ones left out)."""
+    trials = [
+        t
+        for t in study.get_trials(deepcopy=False)
+        if not (t.user_attrs.get(SURPLUS_ATTR) or t.user_attrs.get(INTERRUPTED_ATTR))
+    ]
     return sorted(trials, key=lambda t: t.number)
 
 
 def write_trials_csv(study: optuna.Study, keys: Sequence[str], path: Path) -> Path:
     columns = ["number", "state", "value", "pruned_at_step", *keys, *METRICS]
     columns += ["checks_ok", "error", "worker"]
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with replaced(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, columns, lineterminator="\n")
         writer.writeheader()
         for trial in study_trials(study):
@@ -86,30 +93,49 @@ def best_trial(study: optuna.Study) -> FrozenTrial | None:
 
 
 def write_best_toml(
-    study: optuna.Study, config: Path, metric: str, path: Path
+    study: optuna.Study,
+    config: Path,
+    metric: str,
+    path: Path,
+    sets: Mapping[str, object] | None = None,
 ) -> tuple[Path, FrozenTrial | None]:
-    """`best.toml`: the best trial's values by dotted key, and the command that replays it."""
+    """`best.toml`: the best trial's values by dotted key, the run's `--set` values (`[set]`),
+    and the command that replays it: every `--set` of the run, then the trial's values, so the
+    replay is the trial's own scenario and gives its objective."""
+    sets = dict(sets or {})
     best = best_trial(study)
     lines = [f"# best trial of study {study.study_name!r}"]
     if best is None:
-        lines += ["# no trial completed: nothing to recommend", f'study = "{study.study_name}"']
+        lines += ["# no trial completed: nothing to recommend"]
+        lines.append(f"study = {_toml(study.study_name)}")
     else:
-        sets = " ".join(f"--set {k}={_toml(v)}" for k, v in best.params.items())
+        values = {**sets, **best.params}
+        flags = " ".join(f"--set {shlex.quote(f'{k}={_flag(v)}')}" for k, v in values.items())
         lines += [
-            f"# replay it: otcmm backtest --config {config} {sets}",
-            f'study = "{study.study_name}"',
+            f"# replay it: otcmm backtest --config {shlex.quote(str(config))} {flags}",
+            f"study = {_toml(study.study_name)}",
             f"trial = {best.number}",
             f'metric = "{metric}"',
             f'direction = "{study.direction.name.lower()}"',
             f"value = {best.value!r}",
             "",
             "[params]",
-            *(f'"{k}" = {_toml(v)}' for k, v in best.params.items()),
+            *(f"{_toml(k)} = {_toml(v)}" for k, v in best.params.items()),
+            "",
+            "[set]  # the run's --set values, applied to every trial",
+            *(f"{_toml(k)} = {_toml(v)}" for k, v in sets.items()),
         ]
     text = "\n".join(lines) + "\n"
     tomllib.loads(text)  # what we write must read back
-    path.write_text(text, encoding="utf-8")
+    write_atomic(path, text, mode=0o644)
     return path, best
+
+
+def _flag(value: object) -> str:
+    """A value as `--set` reads it back to the same value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _toml(value: object) -> str:
@@ -158,7 +184,8 @@ def history_plot(study: optuna.Study, metric: str, unit: str, path: Path) -> Pat
     ax.set_title(f"optimisation history of {study.study_name}: {metric} ({unit})", fontsize=10)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
+    with replaced(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path
 
 
@@ -177,5 +204,6 @@ def importance_plot(study: optuna.Study, path: Path) -> Path:
         ax.set_xlabel("importance (PED-ANOVA, share of 1)")
     ax.set_title(f"parameter importance in {study.study_name}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path)
+    with replaced(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path

@@ -20,6 +20,7 @@ matplotlib.use("Agg")  # before anything imports pyplot: never try to open a win
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from bots.atomicfile import replaced  # noqa: E402
 from bots.backtest.analytics import Analysis, EquityPoint, Fill, whole  # noqa: E402
 
 DPI = 110
@@ -63,7 +64,8 @@ def price_plot(analysis: Analysis, name: str, path: Path) -> Path:
     ax.set_ylabel(f"price ({r.quote.symbol} per {r.base.symbol})")
     ax.legend(loc="best", fontsize=8)
     _time_axis(fig, ax)
-    fig.savefig(path)
+    with replaced(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path
 
 
@@ -127,7 +129,8 @@ def inventory_plot(analysis: Analysis, path: Path) -> Path:
     axes[0][0].set_title(f"inventory ({r.base.symbol}, free + escrowed)")
     _time_axis(fig, axes[-1][0])
     fig.tight_layout()
-    fig.savefig(path)
+    with replaced(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path
 
 
@@ -163,5 +166,6 @@ def equity_plot(analysis: Analysis, path: Path) -> Path:
         ax.set_xlabel("block time (UTC)")
     fig.autofmt_xdate()
     fig.tight_layout()
-    fig.savefig(path)
+    with replaced(path) as tmp:
+        fig.savefig(tmp, format="png")
     return path

@@ -12,10 +12,11 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Context, Decimal
 from pathlib import Path
 from typing import Any
 
+from bots.atomicfile import replaced, write_atomic
 from bots.backtest.analytics import AgentReport, Analysis
 from bots.backtest.scenario import CsvPath
 from bots.backtest.stats import SHARPE_MIN_DAYS, SHARPE_MIN_RETURNS
@@ -37,14 +38,19 @@ def iso(timestamp: int) -> str:
 
 
 def write_report(analysis: Analysis, out: Path, *, plots: bool = True) -> list[Path]:
-    """Write every report file into `out` (created if needed); return their paths."""
+    """Write every report file into `out` (created if needed); return their paths.
+
+    Each file is written to a temporary name and renamed into place (`bots.atomicfile`), so it
+    is whole or absent; `summary.json` comes last, so a folder holding it holds a finished
+    report, and a run that fails or is stopped while writing leaves no `summary.json`."""
     out.mkdir(parents=True, exist_ok=True)
+    data = summary(analysis)
     files = [write_trades(analysis, out / "trades.csv"), write_equity(analysis, out / "equity.csv")]
-    files.append(write_json(summary(analysis), out / "summary.json"))
     if plots:
         from bots.backtest.plots import write_plots  # matplotlib loads only when plots are wanted
 
         files += write_plots(analysis, out)
+    files.insert(2, write_json(data, out / "summary.json"))
     return files
 
 
@@ -56,7 +62,7 @@ def _names(analysis: Analysis) -> Callable[[str], str]:
 def write_trades(analysis: Analysis, path: Path) -> Path:
     base, quote = analysis.result.base, analysis.result.quote
     name = _names(analysis)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with replaced(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(TRADE_COLUMNS)
         for f in analysis.fills:
@@ -73,7 +79,7 @@ def write_trades(analysis: Analysis, path: Path) -> Path:
 
 
 def write_equity(analysis: Analysis, path: Path) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with replaced(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(EQUITY_COLUMNS)
         for name, curve in analysis.equity.items():
@@ -93,11 +99,16 @@ def write_equity(analysis: Analysis, path: Path) -> Path:
 
 
 def _money(value: Decimal) -> Decimal:
-    return value.quantize(MONEY)
+    """`value` to 6 decimals, however large: the default context's 28 digits cannot hold the
+    equity of a 1e20 price to 6 decimals (`quantize` then raises)."""
+    if not value.is_finite():
+        return value
+    digits = max(value.adjusted(), 0) + 1 + 6
+    return value.quantize(MONEY, context=Context(prec=max(28, digits)))
 
 
 def write_json(data: dict[str, Any], path: Path) -> Path:
-    path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    write_atomic(path, json.dumps(data, indent=2, default=_json_default) + "\n", mode=0o644)
     return path
 
 

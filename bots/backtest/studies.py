@@ -2,10 +2,12 @@
 
 **Storage.** An SQLAlchemy URL: `sqlite:///<path>` (embedded, nothing to install: the default
 is `study.db` in `--out`) or `postgresql://user:password@host:5432/db` (psycopg 3; `postgres://`
-and `postgresql+psycopg://` are the same). Anything else is refused at load. The URL comes from
+and `postgresql+psycopg://` are the same). Anything else is refused at load, and so is a password
+holding an unescaped `@` (which would be read as part of the host). The URL comes from
 `--storage`, else `$OTCMM_STUDY_STORAGE` (how a Kubernetes Secret reaches a worker: never argv,
 which `ps` shows), else the scenario's `[optimize] storage`, else the default. Passwords are
-masked wherever a URL is shown. Workers on one storage and study name share one study.
+masked wherever a URL is shown (`masked`: the userinfo's and a query's `password=`), and in
+the drivers' error lines (`scrubbed`). Workers on one storage and study name share one study.
 
 **Sampling.** Optuna's `TPESampler` (Bergstra et al. 2011), seeded, multivariate, with the
 constant liar (running trials count as already bad, so parallel workers spread out) after
@@ -28,11 +30,13 @@ import hashlib
 import json
 import os
 import random
+import re
 import time
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import optuna
 from optuna.exceptions import ExperimentalWarning
@@ -43,10 +47,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from bots.backtest.optspec import OptimizeSpec
+from bots.backtest.outdir import STUDY_FILE
 from bots.errors import ConfigError, OtcmmError
 
 STORAGE_ENV = "OTCMM_STUDY_STORAGE"
-DEFAULT_DB = "study.db"
+DEFAULT_DB = STUDY_FILE
 IDENTITY_ATTR = "otcmm:scenario_sha256"
 HEARTBEAT_S = 30  # a worker's running trial beats this often ...
 GRACE_S = 120  # ... and is marked FAIL when it has not for this long (a worker that died)
@@ -72,6 +77,12 @@ def resolve_storage(flag: str | None, spec: OptimizeSpec, out: Path) -> str:
 
 def normalise_url(url: str) -> str:
     """`url` with PostgreSQL spelled for psycopg 3; `ConfigError` if it is not usable."""
+    rest = url.partition("://")[2]
+    if rest.split("/", 1)[0].count("@") > 1:
+        raise ConfigError(
+            f"study storage {masked(url)}: the password holds an '@': write it as %40 "
+            "(percent-encode the password)"
+        )
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
@@ -91,11 +102,37 @@ def normalise_url(url: str) -> str:
 
 
 def masked(url: str) -> str:
-    """`url` for display: the password replaced by ***."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
+    """`url` for display: the password of its userinfo and any `password=` of its query
+    replaced by ***. Plain text work, no URL parser: everything before the last `@` is the
+    userinfo, so a password holding an unescaped `@` is masked whole too."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
         return "(unparsable URL)"
+    rest = _QUERY_PASSWORD.sub(r"\1***", rest)
+    at = rest.rfind("@")
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        rest = f"{user}{':***' if colon else ''}@{rest[at + 1 :]}"
+    return f"{scheme}://{rest}"
+
+
+_QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)[^&#]*")
+
+
+def scrubbed(text: str, url: str) -> str:
+    """`text` (a driver's error line) with every password of `url` replaced by ***."""
+    secrets = [m.group(0).partition("=")[2] for m in _QUERY_PASSWORD.finditer(url)]
+    try:
+        secrets.append(make_url(url).password or "")
+    except (ArgumentError, ValueError):
+        pass
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
+    return text
+
+
+def _storage_error(url: str, exc: BaseException) -> StudyStorageError:
+    return StudyStorageError(f"study storage {masked(url)}: {scrubbed(first_line(exc), url)}")
 
 
 def storage_for(url: str) -> RDBStorage:
@@ -105,7 +142,13 @@ def storage_for(url: str) -> RDBStorage:
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
         engine_kwargs["connect_args"] = {"timeout": SQLITE_LOCK_WAIT_S}
-        Path(make_url(url).database or DEFAULT_DB).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            _sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StudyStorageError(
+                f"study storage {masked(url)}: cannot create its folder: "
+                f"{exc.strerror or type(exc).__name__}"
+            ) from None
     for attempt in range(SCHEMA_RACE_RETRIES + 1):
         try:
             with warnings.catch_warnings():
@@ -120,15 +163,19 @@ def storage_for(url: str) -> RDBStorage:
             # Workers starting together on a new database race to create its tables; the
             # loser finds them made on its next attempt.
             if not _schema_race(exc):
-                raise StudyStorageError(f"study storage {masked(url)}: {first_line(exc)}") from None
+                raise _storage_error(url, exc) from None
             if attempt == SCHEMA_RACE_RETRIES:
                 raise StudyStorageError(
                     f"study storage {masked(url)}: its tables could not be created"
                 ) from None
             time.sleep(0.2 * (attempt + 1) + random.random() * 0.3)  # noqa: S311 - jitter
         except (optuna.exceptions.StorageInternalError, OSError) as exc:
-            raise StudyStorageError(f"study storage {masked(url)}: {first_line(exc)}") from None
+            raise _storage_error(url, exc) from None
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _sqlite_path(url: str) -> Path:
+    return Path(make_url(url).database or DEFAULT_DB)
 
 
 def _schema_race(exc: SQLAlchemyError) -> bool:
@@ -188,13 +235,23 @@ def open_study(
     *,
     sampler: TPESampler | None = None,
     pruner: BasePruner | None = None,
+    create: bool = True,
 ) -> optuna.Study:
     """Create or join study `name` at `url`; refuse one made for another scenario.
 
+    With `create` false the study must exist (a report of it): `ConfigError` if it does not,
+    and nothing is created in the storage (not even a SQLite file).
     Raises `StudyStorageError` (unreachable) or `ConfigError` (another scenario's study)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # otcmm says why a trial failed, in a line
+    missing = ConfigError(
+        f"study {name!r} at {masked(url)}: no such study (check --study and the storage)"
+    )
+    if not create and url.startswith("sqlite") and not _sqlite_path(url).is_file():
+        raise missing
     storage = storage_for(url)
     try:
+        if not create and name not in {s.study_name for s in storage.get_all_studies()}:
+            raise missing
         study = optuna.create_study(
             storage=storage,
             study_name=name,
@@ -208,7 +265,7 @@ def open_study(
             study.set_user_attr(IDENTITY_ATTR, identity)
             known = identity
     except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
-        raise StudyStorageError(f"study storage {masked(url)}: {first_line(exc)}") from None
+        raise _storage_error(url, exc) from None
     if known != identity or study.direction.name.lower() != spec.direction:
         raise ConfigError(
             f"study {name!r} at {masked(url)} was made for another scenario or [optimize] "

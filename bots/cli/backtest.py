@@ -2,8 +2,11 @@
 
 Everything a run needs is checked before it starts (the scenario and every grid point, the
 price file, the output folder), so a run never ends by finding it cannot write its report.
-SIGINT/SIGTERM stop it (exit 130/143) with the dev chains and sweep workers stopped; an
-interrupted sweep first writes sweep.csv and the heatmap of the points that finished.
+SIGINT/SIGTERM stop it (exit 130/143) with the dev chains and sweep or optimisation workers
+stopped; an interrupted sweep first writes sweep.csv and the heatmap of the points that
+finished, an interrupted optimisation the report of its finished trials (`bots.cli.optimize`).
+The optimisation's own flags (--storage, --study, --worker-index, --report-only) are refused
+without --optimize.
 """
 
 from __future__ import annotations
@@ -104,6 +107,9 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         if args.sweep:
             raise ConfigError("--optimize and --sweep: choose one")
         return optimize(args, raw, sets, scenario, out)
+    given = [flag for flag, value in _optimize_only(args) if value]
+    if given:
+        raise ConfigError(f"{', '.join(given)}: only with --optimize")
     sweeps = parse_assignments(args.sweep, "--sweep")
     refuse_duplicates(raw, [("--set", k) for k in sets] + [("--sweep", k) for k in sweeps])
     spec = sweeps or scenario.sweep
@@ -116,6 +122,16 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
         return 0
     writable_dir(out, "--out")  # before the run, not after it
     return _single(args, scenario, out)
+
+
+def _optimize_only(args: argparse.Namespace) -> list[tuple[str, bool]]:
+    """The flags that mean something only to --optimize, and whether each was given."""
+    return [
+        ("--storage", args.storage is not None),
+        ("--study", args.study is not None),
+        ("--worker-index", args.worker_index is not None),
+        ("--report-only", args.report_only),
+    ]
 
 
 def _single(args: argparse.Namespace, scenario: Scenario, out: Path) -> int:

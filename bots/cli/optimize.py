@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from bots.errors import ConfigError, OtcmmError
 
 if TYPE_CHECKING:
+    from optuna.trial import FrozenTrial
+
     from bots.backtest.scenario import Scalar, Scenario
 
 WORKER_INDEX_ENV = "JOB_COMPLETION_INDEX"  # set by Kubernetes in each pod of an Indexed Job
@@ -74,11 +76,6 @@ def optimize(
             f"{len(spec.params)} parameters, {spec.trials} trials; study {name!r} at {masked(url)})"
         )
         return 0
-    if not (args.report_only and in_out):
-        from bots.backtest.outdir import prepare_out
-
-        keep = None if in_out else _sqlite_file(url)
-        prepare_out(out, force=args.force, keep=keep)
     applied = copy.deepcopy(raw)
     for key, value in sets.items():
         set_dotted(applied, key, value)
@@ -96,19 +93,34 @@ def optimize(
         seed=seed,
         log_level=args.log_level,
     )
+    from bots.backtest.outdir import prepare_out
     from bots.backtest.studies import open_study
 
-    open_study(url, name, spec, plan.identity)  # reachable, and made for this scenario?
+    create = not args.report_only  # a report of a study that does not exist is a typo
+    if not in_out:  # reachable, and made for this scenario? Before --out is made
+        open_study(url, name, spec, plan.identity, create=create)
+    if not (args.report_only and in_out):
+        keep = None if in_out else _sqlite_file(url)
+        prepare_out(out, force=args.force, keep=keep, continue_study=in_out)
+    if in_out:
+        open_study(url, name, spec, plan.identity, create=create)
     if not args.report_only:
         print(
             f"optimise: study {name!r} at {masked(url)}: {spec.trials} trials of {spec.metric} "
             f"({bot}, {spec.direction}), {args.jobs} workers here (index {index})",
             file=sys.stderr,
         )
-        run_workers(plan, args.jobs, index)
-        await_running(plan)
-    symbols = (scenario.market.base.symbol, scenario.market.quote.symbol)
-    return _report(args, plan, out, symbols)
+        try:
+            run_workers(plan, args.jobs, index)
+            await_running(plan)
+        except KeyboardInterrupt:  # the workers are stopped: report what finished, then exit
+            done = sum(1 for t in _report(args, plan, out) if t.state.is_finished())
+            print(f"optimise: stopped with {done} trial(s) finished", file=sys.stderr)
+            raise
+    problem = _problem(_report(args, plan, out))
+    if problem:
+        raise OtcmmError(problem)
+    return 0
 
 
 def _worker_index(flag: int | None) -> int:
@@ -126,7 +138,8 @@ def _sqlite_file(url: str) -> Path | None:
     return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
 
-def _report(args: argparse.Namespace, plan: Any, out: Path, symbols: tuple[str, str]) -> int:
+def _report(args: argparse.Namespace, plan: Any, out: Path) -> list[FrozenTrial]:
+    """Write the study's report files and print its summary; the trials that count."""
     from bots.backtest.metrics import unit
     from bots.backtest.optreport import (
         history_plot,
@@ -139,7 +152,9 @@ def _report(args: argparse.Namespace, plan: Any, out: Path, symbols: tuple[str, 
 
     study = open_study(plan.storage, plan.study, plan.spec, plan.identity)
     files = [write_trials_csv(study, list(plan.spec.params), out / "trials.csv")]
-    best_file, best = write_best_toml(study, args.config, plan.spec.metric, out / "best.toml")
+    best_file, best = write_best_toml(
+        study, args.config, plan.spec.metric, out / "best.toml", plan.sets
+    )
     files.append(best_file)
     if not args.no_plots:
         market = plan.raw.get("market", {})
@@ -159,9 +174,20 @@ def _report(args: argparse.Namespace, plan: Any, out: Path, symbols: tuple[str, 
         values = ", ".join(f"{k}={v}" for k, v in best.params.items())
         print(f"best: trial {best.number}, {plan.spec.metric} = {best.value:,.4f} ({values})")
     print(f"report: {out}/ ({' '.join(p.name for p in files)})")
+    return trials
+
+
+def _problem(trials: list[FrozenTrial]) -> str | None:
+    """Why the command exits 1 (README, "Exit codes"): a trial FAILed (a failed check included)."""
+    from optuna.trial import TrialState
+
     if any(t.user_attrs.get("checks_ok") is False for t in trials):
-        raise OtcmmError("a trial failed its conservation or accounting check: see trials.csv")
-    return 0
+        return "a trial failed its conservation or accounting check: see trials.csv"
+    failed = [t.number for t in trials if t.state == TrialState.FAIL]
+    if failed:
+        numbers = ", ".join(map(str, failed))
+        return f"{len(failed)} trial(s) failed (trial {numbers}): see trials.csv"
+    return None
 
 
 def _states(states: Counter[str]) -> str:
