@@ -26,6 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
+from bots.atomicfile import replaced
 from bots.backtest.analytics import AgentReport, analyse, metric_value
 from bots.backtest.engine import run_backtest
 from bots.backtest.heatmap import short
@@ -303,8 +304,9 @@ def metrics(agent: AgentReport) -> dict[str, Any]:
 
 
 def write_sweep_csv(rows: Sequence[Row], path: Path) -> Path:
+    """`rows` as csv at `path`, written whole or not at all (`bots.atomicfile.replaced`)."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with replaced(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
