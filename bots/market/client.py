@@ -182,6 +182,18 @@ def logged_offer_ids(market: Contract, receipt: TxReceipt, event: str) -> list[i
 
 
 def _log_topic(market: Contract, name: str) -> bytes:
+    """The topic of the market's event `name`, computed once per ABI (a settle reads two)."""
+    key = (id(market.abi), name)
+    cached = _TOPICS.get(key)
+    if cached is None:  # the ABI is kept with its topic: its id cannot be reused meanwhile
+        cached = _TOPICS[key] = (market.abi, _compute_topic(market, name))
+    return cached[1]
+
+
+_TOPICS: dict[tuple[int, str], tuple[object, bytes]] = {}
+
+
+def _compute_topic(market: Contract, name: str) -> bytes:
     abi: list[dict[str, Any]] = [dict(item) for item in market.abi]
     event = next(e for e in abi if e.get("type") == "event" and e.get("name") == name)
     inputs = event["inputs"]

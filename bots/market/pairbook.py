@@ -171,7 +171,7 @@ class PairBook:
     def _full_read_due(self, block: int) -> bool:
         if self._distrust is not None:
             log.info("reading the book in full", why=self._distrust)
-            self._distrust = None
+            self._distrust, self._offers = None, None  # distrusted: no comparison, no extra call
             return True
         return (
             self._offers is None
