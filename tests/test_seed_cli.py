@@ -143,6 +143,24 @@ def test_fleet_keystores_creates_missing_and_never_overwrites(job: Path) -> None
     assert again.returncode == 0 and again.stdout.splitlines()[-1] == "0 created, 2 already existed"
 
 
+def test_fleet_keystores_refuse_a_folder_they_cannot_write_before_creating_any(
+    job: Path,
+) -> None:
+    """A participant's folder under a file: a traceback, and the first keystore already
+    written (red team 4). Now one line, exit 2, and no keystore at all."""
+    plan = job / "seed.toml"
+    plan.write_text(plan.read_text().replace("keys/taker.json", "blocked/taker.json"))
+    (job / "blocked").write_text("a file, not a folder")
+
+    result = make_keystores(job)
+
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "otcmm: error: keystore folder of taker blocked is a file: give a directory"
+    ]
+    assert not (job / "keys" / "maker-a.json").exists()
+
+
 def test_fleet_keystores_python_api_returns_every_address(job: Path) -> None:
     plan = load_plan(job / "seed.toml")
     addresses = fleet_keystores(plan, PASSWORD, N)

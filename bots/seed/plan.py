@@ -34,6 +34,7 @@ from pydantic import (
 from bots.addresses import checked_address
 from bots.chain.keystore import Secret, create_keystore, keystore_address
 from bots.errors import ConfigError, KeystoreError
+from bots.outputs import writable_dir
 from bots.seed.amounts import Amount, Positive, to_units
 from bots.seed.assets import ASSET_KINDS, AnyAsset, Asset, ExistingAsset
 from bots.tomlfile import read_toml
@@ -306,7 +307,16 @@ def fleet_keystores(plan: SeedPlan, password: str | Secret, scrypt_n: int) -> di
     """Create every participant keystore that does not exist yet; addresses of all of them.
 
     Existing files are never touched: a funded key lost to an overwrite is gone for good.
+    Every folder a new keystore goes to is checked first (`ConfigError`, exit 2, naming the
+    participant), so a fleet is never left half created by a folder that cannot be written.
     """
+    missing = [
+        (participant.name, keystore_path(participant))
+        for participant in plan.participants
+        if participant.keystore is not None and not keystore_path(participant).exists()
+    ]
+    for name, path in missing:
+        writable_dir(path.parent, f"keystore folder of {name}")
     addresses: dict[str, str] = {}
     for participant in plan.participants:
         if participant.keystore is None:
@@ -315,6 +325,5 @@ def fleet_keystores(plan: SeedPlan, password: str | Secret, scrypt_n: int) -> di
         if path.exists():
             addresses[participant.name] = keystore_address(path)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
             addresses[participant.name] = create_keystore(path, password, scrypt_n=scrypt_n)
     return addresses
