@@ -8,7 +8,6 @@ chain back afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
@@ -18,9 +17,9 @@ from bots.market.client import MAX_UINT
 from bots.service.shutdown import cancel_all
 from bots.tick.limits import RiskLimits
 from bots.tick.reconcile import reconcile
-from tests.chainfixtures import TwoAssetMarket, World, rolled_back, two_asset_market
+from tests.chainfixtures import TwoAssetMarket, World
 from tests.faultproxy import FaultPlan, FaultProxy
-from tests.tickrig import (
+from tests.tickrig import (  # noqa: F401 - fresh_book is a fixture
     BND,
     FUNDS,
     GWEI,
@@ -30,6 +29,7 @@ from tests.tickrig import (
     BlindQuotes,
     BreakableSpread,
     best_ask,
+    fresh_book,
     ladder,
     make_rig,
     metric_values,
@@ -39,15 +39,6 @@ from tests.tickrig import (
 )
 
 pytestmark = pytest.mark.chain
-
-
-@pytest.fixture(scope="module")
-def fresh_book(session_world: World) -> Iterator[TwoAssetMarket]:
-    """BND (2 decimals) against USD (6 decimals); alice and bob hold and approved both."""
-    with rolled_back(session_world):
-        yield two_asset_market(
-            session_world, TwoAssetMarket, ("alice", "bob"), FUNDS, usd_decimals=6
-        )
 
 
 # --- quoting --------------------------------------------------------------------------------

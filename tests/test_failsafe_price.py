@@ -7,45 +7,23 @@ clock belong to the test.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
-from fractions import Fraction
 
 import pytest
 
 from bots.feeds.sources import PriceReading
 from bots.tick.limits import RiskLimits
-from strategies.money import offer_price
-from tests.chainfixtures import TwoAssetMarket, World, rolled_back, two_asset_market
-from tests.tickrig import (
+from tests.chainfixtures import TwoAssetMarket
+from tests.tickrig import (  # noqa: F401 - fresh_book is a fixture
     FUNDS,
     Rig,
+    asks_and_bids,
+    fresh_book,
     make_rig,
     metric_values,
 )
 
 pytestmark = pytest.mark.chain
-
-
-@pytest.fixture(scope="module")
-def fresh_book(session_world: World) -> Iterator[TwoAssetMarket]:
-    """BND (2 decimals) against USD (6 decimals); alice and bob hold and approved both."""
-    with rolled_back(session_world):
-        yield two_asset_market(
-            session_world, TwoAssetMarket, ("alice", "bob"), FUNDS, usd_decimals=6
-        )
-
-
-def asks_and_bids(rig: Rig) -> tuple[list[Fraction], list[Fraction]]:
-    """Prices of the rig's own asks and bids (quote per whole base, at each offer's rate)."""
-    base, quote = rig.bot.view.base, rig.bot.view.quote
-    asks, bids = [], []
-    for offer in rig.own():
-        if offer.pay_token == base.address:
-            asks.append(offer_price(base, quote, offer.pay_amt, offer.buy_amt))
-        else:
-            bids.append(offer_price(base, quote, offer.buy_amt, offer.pay_amt))
-    return asks, bids
 
 
 # --- absurd prices --------------------------------------------------------------------------

@@ -6,33 +6,24 @@ Real bots on the session anvil (`tests.tickrig`), shut down with `bots.service.s
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
 from bots.service.shutdown import Leftovers, cancel_all
 from strategies.fixed_spread import FixedSpread, FixedSpreadParams
-from tests.chainfixtures import TwoAssetMarket, World, rolled_back, two_asset_market
+from tests.chainfixtures import TwoAssetMarket, World
 from tests.faultproxy import FaultPlan, FaultProxy
-from tests.tickrig import (
+from tests.tickrig import (  # noqa: F401 - fresh_book is a fixture
     FUNDS,
     GWEI,
     SIZE,
+    fresh_book,
     make_rig,
     restore_base_fee,
     set_base_fee,
 )
 
 pytestmark = pytest.mark.chain
-
-
-@pytest.fixture(scope="module")
-def fresh_book(session_world: World) -> Iterator[TwoAssetMarket]:
-    """BND (2 decimals) against USD (6 decimals); alice and bob hold and approved both."""
-    with rolled_back(session_world):
-        yield two_asset_market(
-            session_world, TwoAssetMarket, ("alice", "bob"), FUNDS, usd_decimals=6
-        )
 
 
 # --- shutdown under a gas-fee spike ---------------------------------------------------------

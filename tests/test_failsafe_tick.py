@@ -8,7 +8,6 @@ with the failure the issue measured on the old code, and checks the chain afterw
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from fractions import Fraction
 from typing import ClassVar
@@ -25,16 +24,17 @@ from bots.service.shutdown import cancel_all
 from bots.tick.limits import RiskLimits
 from bots.tick.pnl import KillSwitchTripped
 from strategies.api import NO_REFERENCE, Decision, Quote, Snapshot, Strategy
-from strategies.money import offer_price
-from tests.chainfixtures import TwoAssetMarket, World, rolled_back, two_asset_market
+from tests.chainfixtures import TwoAssetMarket, World
 from tests.faultproxy import FaultPlan, FaultProxy
-from tests.tickrig import (
+from tests.tickrig import (  # noqa: F401 - fresh_book is a fixture
     BND,
     FUNDS,
     GWEI,
     SIZE,
     Rig,
+    asks_and_bids,
     best_ask,
+    fresh_book,
     make_rig,
     restore_base_fee,
     set_base_fee,
@@ -42,27 +42,6 @@ from tests.tickrig import (
 )
 
 pytestmark = pytest.mark.chain
-
-
-@pytest.fixture(scope="module")
-def fresh_book(session_world: World) -> Iterator[TwoAssetMarket]:
-    """BND (2 decimals) against USD (6 decimals); alice and bob hold and approved both."""
-    with rolled_back(session_world):
-        yield two_asset_market(
-            session_world, TwoAssetMarket, ("alice", "bob"), FUNDS, usd_decimals=6
-        )
-
-
-def asks_and_bids(rig: Rig) -> tuple[list[Fraction], list[Fraction]]:
-    """Prices of the rig's own asks and bids (quote per whole base, at each offer's rate)."""
-    base, quote = rig.bot.view.base, rig.bot.view.quote
-    asks, bids = [], []
-    for offer in rig.own():
-        if offer.pay_token == base.address:
-            asks.append(offer_price(base, quote, offer.pay_amt, offer.buy_amt))
-        else:
-            bids.append(offer_price(base, quote, offer.buy_amt, offer.pay_amt))
-    return asks, bids
 
 
 # --- a strategy that cannot build its quotes ------------------------------------------------

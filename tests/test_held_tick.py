@@ -18,8 +18,7 @@ from bots.market.client import made_offer_ids
 from bots.tick.report import TickReport
 from strategies.taker import Taker, TakerParams
 from tests.chainfixtures import TwoAssetMarket, World
-from tests.test_failsafe_tick import fresh_book  # noqa: F401 - the same BND/USD market
-from tests.tickrig import SIZE, Rig, ladder, make_rig
+from tests.tickrig import SIZE, Rig, fresh_book, ladder, make_rig  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.chain
 

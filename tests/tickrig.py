@@ -7,11 +7,13 @@ session anvil.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, ClassVar
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel
 from web3 import Web3
@@ -30,7 +32,7 @@ from bots.tick.snapshot import ChainView
 from strategies.api import NO_REFERENCE, Decision, LiveOffer, Quote, Snapshot, Strategy
 from strategies.fixed_spread import FixedSpread, FixedSpreadParams
 from strategies.money import offer_price
-from tests.chainfixtures import TwoAssetMarket, World
+from tests.chainfixtures import TwoAssetMarket, World, rolled_back, two_asset_market
 
 FUNDS = 10**12
 BND = 100  # base units per whole BND (2 decimals)
@@ -211,3 +213,25 @@ def best_ask(rig: Rig) -> LiveOffer:
     base = rig.bot.view.base
     asks = [o for o in rig.own() if o.pay_token == base.address]
     return min(asks, key=lambda o: Fraction(o.buy_amt, o.pay_amt))
+
+
+@pytest.fixture(scope="module")
+def fresh_book(session_world: World) -> Iterator[TwoAssetMarket]:
+    """The tick tests' market, deployed once per module that imports this fixture: BND (2
+    decimals) against USD (6 decimals); alice and bob hold and approved both."""
+    with rolled_back(session_world):
+        yield two_asset_market(
+            session_world, TwoAssetMarket, ("alice", "bob"), FUNDS, usd_decimals=6
+        )
+
+
+def asks_and_bids(rig: Rig) -> tuple[list[Fraction], list[Fraction]]:
+    """Prices of the rig's own asks and bids (quote per whole base, at each offer's rate)."""
+    base, quote = rig.bot.view.base, rig.bot.view.quote
+    asks, bids = [], []
+    for offer in rig.own():
+        if offer.pay_token == base.address:
+            asks.append(offer_price(base, quote, offer.pay_amt, offer.buy_amt))
+        else:
+            bids.append(offer_price(base, quote, offer.buy_amt, offer.pay_amt))
+    return asks, bids
