@@ -67,14 +67,20 @@ def command(config: Path, out: Path, storage: Path) -> list[str]:
     ]
 
 
-def test_a_killed_optimisation_takes_its_workers_and_their_chains_along(
-    runs: list[Run], tmp_path: Path
-) -> None:
+def two_trials_running(runs: list[Run], tmp_path: Path) -> Run:
+    """A 500-trial optimisation with `--jobs 2`, once both workers are inside a trial."""
     config = tmp_path / "opt.toml"
     config.write_text(MANY, encoding="utf-8")
     run = Run(command(config, tmp_path / "out", tmp_path / "study.db"))
     runs.append(run)
     run.wait_for_two_trials()
+    return run
+
+
+def test_a_killed_optimisation_takes_its_workers_and_their_chains_along(
+    runs: list[Run], tmp_path: Path
+) -> None:
+    run = two_trials_running(runs, tmp_path)
 
     run.process.kill()
     assert run.process.wait() == -9

@@ -18,26 +18,27 @@ whose run fails its conservation or accounting check is marked FAIL with the rea
 **Stopping.** SIGINT/SIGTERM (SIGHUP) stop the search at once: the running trial is abandoned
 (its dev chain stopped, the trial marked PRUNED with the `interrupted` attribute and left out
 of the report and of the count, so a rerun runs a fresh trial in its place) and the worker ends.
-`--jobs` workers are spawned processes that die with the parent if it is killed
-(`bots.devtools.lifetime`), ignore SIGINT (a terminal's Ctrl-C reaches the whole process group:
-the parent decides) and stop like this on the SIGTERM the parent sends them.
+`--jobs` workers (`bots.backtest.optworkers`) stop like this on the SIGTERM the parent sends
+them: a signal inside a trial unwinds it at once; one that lands in Optuna's own bookkeeping
+(creating a trial, storing its value) is noted (`StopSignal`) and the worker stops at the next
+trial boundary, so no trial is left RUNNING by a signal. A trial left RUNNING by a worker that
+died anyway is cleared by `clear_stale`.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
-import signal
 import sys
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any, TextIO
 
 import optuna
+from optuna.exceptions import ExperimentalWarning
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from bots.backtest.analytics import analyse, metric_value, report_of
@@ -49,13 +50,13 @@ from bots.backtest.results import Checkpoint, RunResult
 from bots.backtest.scenario import Scalar, Scenario, canonical_key, scenario_from_raw
 from bots.backtest.stats import SHARPE_MIN_DAYS, SHARPE_MIN_RETURNS, window_ok
 from bots.backtest.studies import (
+    GRACE_S,
     make_pruner,
     make_sampler,
     normalise_url,
     open_study,
     worker_seed,
 )
-from bots.devtools.lifetime import exit_with_parent
 from bots.errors import ConfigError, Interrupted
 
 RUNNING_POLL_S = 1.0  # how often a finished worker looks whether the others' trials are done
@@ -63,6 +64,23 @@ RUNNING_POLL_S = 1.0  # how often a finished worker looks whether the others' tr
 
 class TrialRejected(Exception):
     """A trial that cannot count (invalid values, undefined metric, a failed check)."""
+
+
+class StopSignal:
+    """Where a worker's SIGTERM lands. `request` (called by the signal handler) raises
+    `Interrupted` when the worker is inside a trial's own code (`in_trial`), which unwinds the
+    trial and stops its dev chain; elsewhere it only notes the signal, and the worker stops at
+    the next trial boundary (`Objective` and `run_worker` look at `requested`)."""
+
+    def __init__(self) -> None:
+        self.in_trial = False
+        self.requested: int | None = None
+
+    def request(self, signum: int) -> None:
+        self.requested = signum
+        if self.in_trial:
+            self.in_trial = False
+            raise Interrupted(signum)
 
 
 @dataclass(frozen=True)
@@ -165,15 +183,22 @@ def suggest(trial: Trial, key: str, rng: IntRange | FloatRange | LogRange | Cate
 class Objective:
     """One trial: values from the sampler, a backtest with intermediate reports, the metric."""
 
-    def __init__(self, plan: Plan, worker: str, stream: TextIO) -> None:
+    def __init__(self, plan: Plan, worker: str, stream: TextIO, stop: StopSignal) -> None:
         self.plan = plan
         self.worker = worker
         self.stream = stream
+        self.stop = stop
         self.interrupted: KeyboardInterrupt | None = None
 
     def __call__(self, trial: Trial) -> float:
         try:
-            return self._run(trial)
+            if self.stop.requested is not None:  # signalled while Optuna made this trial
+                raise Interrupted(self.stop.requested)
+            self.stop.in_trial = True
+            try:
+                return self._run(trial)
+            finally:
+                self.stop.in_trial = False
         except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: abandon the trial, end the worker
             self.interrupted = exc
             trial.study.stop()
@@ -260,14 +285,19 @@ def counted(study: optuna.Study) -> int:
     return sum(1 for t in study_trials(study) if t.state != TrialState.WAITING)
 
 
-def run_worker(plan: Plan, worker: str, stream: TextIO | None = None) -> int:
+def run_worker(
+    plan: Plan, worker: str, stream: TextIO | None = None, stop: StopSignal | None = None
+) -> int:
     """Run trials of the shared study until it holds `plan.spec.trials`; return how many this
-    worker ran."""
+    worker ran. `stop`: where this process's SIGTERM handler reports (`StopSignal`); a noted
+    signal raises `Interrupted` at the next trial boundary."""
     from bots.service.logs import configure_logging
 
     configure_logging("console", plan.log_level)
     stream = stream or sys.stderr
+    stop = stop or StopSignal()
     probe = open_study(plan.storage, plan.study, plan.spec, plan.identity)
+    clear_stale(probe)
     existing = len(probe.get_trials(deepcopy=False))
     if counted(probe) >= plan.spec.trials:
         return 0
@@ -281,61 +311,16 @@ def run_worker(plan: Plan, worker: str, stream: TextIO | None = None) -> int:
     def enough(study: optuna.Study, _trial: FrozenTrial) -> None:
         nonlocal ran
         ran += 1
-        if counted(study) >= plan.spec.trials:
+        if counted(study) >= plan.spec.trials or stop.requested is not None:
             study.stop()
 
-    objective = Objective(plan, worker, stream)
+    objective = Objective(plan, worker, stream, stop)
     study.optimize(objective, callbacks=[enough], catch=(TrialRejected,), gc_after_trial=False)
     if objective.interrupted is not None:
         raise objective.interrupted
+    if stop.requested is not None:
+        raise Interrupted(stop.requested)
     return ran
-
-
-def run_workers(plan: Plan, jobs: int, worker_index: int) -> None:
-    """`jobs` workers in this machine: this process alone for 1, else spawned processes (each
-    with its own dev chains), ids `<worker_index>.<j>`."""
-    if jobs <= 1:
-        run_worker(plan, f"{worker_index}.0")
-        return
-    context = multiprocessing.get_context("spawn")
-    pool = context.Pool(processes=jobs, initializer=_init_worker, initargs=(os.getpid(),))
-    try:
-        results = [pool.apply_async(_pool_task, (plan, f"{worker_index}.{j}")) for j in range(jobs)]
-        for result in results:
-            result.get()
-        pool.close()
-    finally:
-        pool.terminate()  # SIGTERM to busy workers: each abandons its trial, stops its chain
-        pool.join()
-
-
-_IN_TASK = False  # a pool worker is running its share of trials
-
-
-def _init_worker(parent: int) -> None:
-    """A `--jobs` worker: dies with the parent, leaves Ctrl-C to it, stops on SIGTERM."""
-    exit_with_parent(parent, signal.SIGTERM)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-
-
-def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    global _IN_TASK
-    if not _IN_TASK:  # idle, or a second signal while stopping: nothing to unwind
-        os._exit(128 + signum)
-    _IN_TASK = False
-    raise Interrupted(signum)  # unwinds the trial: `with DevChain(...)` stops anvil
-
-
-def _pool_task(plan: Plan, worker: str) -> int:
-    global _IN_TASK
-    _IN_TASK = True
-    try:
-        return run_worker(plan, worker)
-    except Interrupted as exc:  # its trial abandoned, its chain stopped: the process ends
-        raise SystemExit(128 + exc.signum) from None  # (the pool would wait for another task)
-    finally:
-        _IN_TASK = False
 
 
 def await_running(plan: Plan, poll_s: float = RUNNING_POLL_S) -> None:
@@ -348,5 +333,28 @@ def await_running(plan: Plan, poll_s: float = RUNNING_POLL_S) -> None:
         if len(running) != said:
             said = len(running)
             print(f"optimise: waiting for {said} trial(s) of other workers", file=sys.stderr)
-        optuna.storages.fail_stale_trials(study)
+        clear_stale(study)
         time.sleep(poll_s)
+
+
+def clear_stale(study: optuna.Study, grace_s: float = GRACE_S) -> None:
+    """End the RUNNING trials of workers that died. Optuna marks FAIL a trial whose heartbeat
+    is older than the storage's grace period; a trial that never beat (its worker died between
+    Optuna creating it and starting its heartbeat, so Optuna would keep it RUNNING forever) and
+    that never reached the objective (no `worker` attribute) is, once it is `grace_s` old,
+    marked PRUNED and `interrupted`: left out of the count, so a rerun runs one in its place."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    storage = study._storage  # noqa: SLF001 - Optuna's public API has no per-trial writes
+    cutoff = datetime.now() - timedelta(seconds=grace_s)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if "worker" in trial.user_attrs or trial.datetime_start is None:
+            continue
+        if trial.datetime_start > cutoff:
+            continue
+        try:
+            storage.set_trial_user_attr(trial._trial_id, INTERRUPTED_ATTR, True)  # noqa: SLF001
+            storage.set_trial_state_values(trial._trial_id, TrialState.PRUNED)  # noqa: SLF001
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # another worker ended it first

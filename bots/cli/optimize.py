@@ -60,7 +60,8 @@ def optimize(
     scenario: Scenario,
     out: Path,
 ) -> int:
-    from bots.backtest.optimize import Plan, await_running, check_spec, run_workers
+    from bots.backtest.optimize import Plan, await_running, check_spec
+    from bots.backtest.optworkers import run_workers
     from bots.backtest.scenario import set_dotted
     from bots.backtest.studies import DEFAULT_DB, masked, resolve_storage, scenario_identity
 

@@ -1,0 +1,159 @@
+"""`--jobs N` optimiser workers on one machine: N spawned processes, each running `run_worker`.
+
+Plain `multiprocessing.Process`es, one result pipe each, rather than a `Pool`: a pool waits
+forever for the result of a worker that died (SIGKILL, the OOM killer) and its shutdown takes
+a lock an idle worker may hold, so a finished optimisation could hang. Here the parent waits on
+the workers' process sentinels, so it learns of every end at once:
+
+- a worker that finishes sends ("ok", trials it ran) and exits 0;
+- a worker that fails sends ("error", the exception), which the parent raises (a
+  `StudyStorageError` stays exit 5, a `ConfigError` exit 2);
+- a worker that ends without a message (killed) is an `OtcmmError` naming it and its exit code.
+
+On any of these but the first, on an interruption of the parent, and always on the way out, the
+parent stops the workers still alive: SIGTERM (each abandons its running trial and stops its
+dev chain, `bots.backtest.optimize.StopSignal`), then SIGKILL after `STOP_GRACE_S` (their
+chains die with them, `bots.devtools.lifetime`). Workers die with the parent if it is killed and
+ignore SIGINT: a terminal's Ctrl-C reaches the whole process group, and the parent decides.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from types import FrameType
+
+from bots.backtest.optimize import Plan, StopSignal, run_worker
+from bots.devtools.lifetime import exit_with_parent
+from bots.errors import Interrupted, OtcmmError
+
+STOP_GRACE_S = 60.0  # how long a SIGTERMed worker may take to stop its chain before SIGKILL
+
+
+@dataclass
+class _Worker:
+    name: str
+    process: BaseProcess
+    results: Connection
+
+
+def run_workers(plan: Plan, jobs: int, worker_index: int) -> None:
+    """`jobs` workers on this machine, ids `<worker_index>.<j>`: this process alone for 1, else
+    spawned processes (each with its own dev chains). Returns when all have finished.
+
+    Raises the first worker's error, `OtcmmError` for a worker that died, and lets an
+    interruption of this process through; in every case no worker is left running."""
+    if jobs <= 1:
+        run_worker(plan, f"{worker_index}.0")
+        return
+    context = multiprocessing.get_context("spawn")
+    workers: list[_Worker] = []
+    try:
+        for j in range(jobs):
+            name = f"{worker_index}.{j}"
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_worker_main,
+                args=(plan, name, os.getpid(), send),
+                name=f"otcmm-optimise-{name}",
+            )
+            process.start()
+            send.close()  # the worker's end: a dead worker's pipe reads as closed
+            workers.append(_Worker(name, process, receive))
+        _await(workers)
+    finally:
+        _stop(workers)
+
+
+def _await(workers: list[_Worker]) -> None:
+    pending = list(workers)
+    while pending:
+        ready = multiprocessing.connection.wait([w.process.sentinel for w in pending])
+        for worker in [w for w in pending if w.process.sentinel in ready]:
+            pending.remove(worker)
+            worker.process.join()
+            _outcome(worker)
+
+
+def _outcome(worker: _Worker) -> None:
+    """Raise what a worker's end means, unless it finished its share."""
+    message: tuple[str, object] | None = None
+    try:
+        if worker.results.poll():
+            message = worker.results.recv()
+    except (EOFError, OSError):
+        message = None
+    except Exception as exc:  # noqa: BLE001 - sent, but it does not unpickle here
+        message = ("error", OtcmmError(f"optimise: worker {worker.name} failed: {exc}"))
+    code = worker.process.exitcode
+    if message is not None and message[0] == "ok" and code == 0:
+        return
+    if message is not None and message[0] == "error" and isinstance(message[1], BaseException):
+        raise message[1]
+    raise OtcmmError(
+        f"optimise: worker {worker.name} (pid {worker.process.pid}) ended without finishing "
+        f"its trials (exit code {code}; killed?): the others are stopped; its running trial "
+        "is marked FAIL once its heartbeat is stale, and a rerun continues the study"
+    )
+
+
+def _stop(workers: list[_Worker]) -> None:
+    alive = [w for w in workers if w.process.is_alive()]
+    for worker in alive:
+        worker.process.terminate()  # SIGTERM: abandon the trial, stop its chain
+    deadline = time.monotonic() + STOP_GRACE_S
+    for worker in alive:
+        worker.process.join(max(0.0, deadline - time.monotonic()))
+    for worker in alive:
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
+    for worker in workers:
+        worker.results.close()
+
+
+_STOP = StopSignal()  # this worker's: where a SIGTERM lands
+_RUNNING = False  # run_worker has started and not returned
+
+
+def _worker_main(plan: Plan, name: str, parent: int, results: Connection) -> None:
+    """A spawned worker: dies with the parent, leaves Ctrl-C to it, stops on SIGTERM."""
+    global _RUNNING
+    exit_with_parent(parent, signal.SIGTERM)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    _RUNNING = True
+    try:
+        ran = run_worker(plan, name, stop=_STOP)
+    except Interrupted as exc:  # its trial abandoned, its chain stopped
+        _RUNNING = False
+        results.close()
+        sys.exit(128 + exc.signum)
+    except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent, as is
+        _RUNNING = False
+        _send(results, ("error", exc))
+        sys.exit(1)
+    _RUNNING = False
+    _send(results, ("ok", ran))
+
+
+def _send(results: Connection, message: tuple[str, object]) -> None:
+    try:
+        results.send(message)
+    except Exception:  # noqa: BLE001 - an exception that does not pickle: its text then
+        error = message[1]
+        results.send(("error", OtcmmError(f"optimise: {type(error).__name__}: {error}")))
+    results.close()
+
+
+def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    if not _RUNNING or _STOP.requested is not None:  # idle, or a second signal: just go
+        os._exit(128 + signum)
+    _STOP.request(signum)  # raises `Interrupted` inside a trial; elsewhere noted for later

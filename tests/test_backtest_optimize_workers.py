@@ -1,0 +1,105 @@
+"""The optimiser's `--jobs` workers end, whatever ends them, and leave no trial RUNNING forever.
+
+A worker killed outright stops the command in one line (a pool would wait for its result
+forever); a SIGTERM that lands outside a trial's own code stops the worker at the next trial
+boundary without a trial left RUNNING; a trial whose worker died before its first heartbeat
+(which Optuna would keep RUNNING forever, and every report would wait for) is cleared.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from bots.backtest.optimize import Plan, StopSignal, check_spec, clear_stale, counted, run_worker
+from bots.backtest.optreport import INTERRUPTED_ATTR
+from bots.backtest.scenario import load_scenario
+from bots.backtest.studies import open_study, scenario_identity
+from bots.errors import Interrupted
+from tests.procs import marked, none_left
+from tests.test_backtest_optimize import SCENARIO, write
+from tests.test_backtest_optimize_stop import Run, runs, two_trials_running  # noqa: F401
+
+
+def plan_for(tmp_path: Path, text: str = SCENARIO) -> Plan:
+    config = write(tmp_path, text)
+    scenario, raw = load_scenario(config)
+    spec, bot, every = check_spec(raw, config, scenario, {})
+    return Plan(
+        raw=raw, path=config, sets={}, spec=spec, bot=bot, every_steps=every,
+        storage=f"sqlite:///{tmp_path / 'w.db'}", study="w", identity=scenario_identity(raw),
+        seed=1,
+    )  # fmt: skip
+
+
+def study_of(plan: Plan) -> optuna.Study:
+    return open_study(plan.storage, plan.study, plan.spec, plan.identity)
+
+
+@pytest.mark.chain
+def test_a_killed_worker_stops_the_command_in_one_line_and_leaves_nothing(
+    runs: list[Run],  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    run = two_trials_running(runs, tmp_path)
+    workers = sorted(p.pid for p in marked(run.token) if "spawn_main" in p.command)
+    assert len(workers) == 2, workers
+
+    os.kill(workers[0], signal.SIGKILL)
+    assert run.process.wait(timeout=240) == 1, run.stderr.text()
+    none_left(run.token)  # the other worker and both chains stopped
+    stderr = run.stderr.text()
+    last = stderr.splitlines()[-1]
+    assert f"(pid {workers[0]}) ended without finishing its trials" in last, stderr
+    assert "exit code -9" in last and "Traceback" not in stderr, stderr
+
+
+def test_a_trial_whose_worker_died_before_its_heartbeat_is_cleared(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path)
+    study = study_of(plan)
+    orphan = study.ask()  # RUNNING, no heartbeat, never reached the objective
+    live = study.ask()
+    study._storage.set_trial_user_attr(live._trial_id, "worker", "0.1")  # noqa: SLF001
+    assert counted(study) == 2
+
+    clear_stale(study, grace_s=3600)  # too young to tell: left alone
+    assert {t.state for t in study.get_trials()} == {TrialState.RUNNING}
+
+    clear_stale(study, grace_s=0)
+    trials = {t.number: t for t in study.get_trials()}
+    assert trials[orphan.number].state == TrialState.PRUNED
+    assert trials[orphan.number].user_attrs[INTERRUPTED_ATTR] is True
+    assert trials[live.number].state == TrialState.RUNNING  # a worker owns it: its heartbeat rules
+    assert counted(study) == 1  # the orphan does not count: a rerun runs one in its place
+
+
+def test_a_signal_noted_outside_a_trial_stops_the_worker_at_the_next_one(
+    tmp_path: Path,
+) -> None:
+    """The SIGTERM landed while Optuna created the trial: the trial is abandoned at its start
+    (no dev chain started), marked interrupted, and the worker ends as interrupted."""
+    plan = plan_for(tmp_path)
+    stop = StopSignal()
+    stop.request(signal.SIGTERM)  # outside a trial: noted, nothing raised
+    assert stop.requested == signal.SIGTERM
+
+    with pytest.raises(Interrupted) as raised:
+        run_worker(plan, "0.0", stop=stop)
+    assert raised.value.signum == signal.SIGTERM
+    trials = study_of(plan).get_trials()
+    assert [t.state for t in trials] == [TrialState.PRUNED]
+    assert trials[0].user_attrs[INTERRUPTED_ATTR] is True
+    assert counted(study_of(plan)) == 0
+
+
+def test_a_signal_inside_a_trial_unwinds_it() -> None:
+    stop = StopSignal()
+    stop.in_trial = True
+    with pytest.raises(Interrupted):
+        stop.request(signal.SIGTERM)
+    assert not stop.in_trial  # a second signal while unwinding is not raised into the unwind
