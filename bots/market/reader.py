@@ -174,40 +174,31 @@ class MarketReader:
         the caller's to read). Raises `ChainError` when the market answers no data (no contract
         there, or not an OtcMarket).
         """
-        owner = checksum(owner)
+        owner, at = checksum(owner), hex(block)
         base, quote = checksum(base), checksum(quote)
-        reads = [
-            (self.contract, "getPairOffers", (quote, base, 0, PAGE_SIZE)),
-            (self.contract, "getPairOffers", (base, quote, 0, PAGE_SIZE)),
-            (self.token(base), "balanceOf", (owner,)),
-            (self.token(quote), "balanceOf", (owner,)),
+        pages = [
+            (pay, buy, self._prepare(self.contract, "getPairOffers", (pay, buy, 0, PAGE_SIZE)))
+            for pay, buy in ((quote, base), (base, quote))
         ]
-        prepared = [self._prepare(contract, name, args) for contract, name, args in reads]
-        at = hex(block)
         calls: list[tuple[str, list[Any]]] = [
-            ("eth_call", [{"to": contract.address, "data": data}, at])
-            for (contract, _, _), (data, _) in zip(reads, prepared, strict=True)
+            ("eth_call", [{"to": self.market_address, "data": data}, at])
+            for _, _, (data, _) in pages
         ]
-        calls += [("eth_getBalance", [owner, at]), ("eth_getTransactionCount", [owner, at])]
+        account, types = self._account_calls(base, quote, owner, at)
+        calls += account
         if fee_method is not None:
             calls.append((fee_method, []))
-        results, extras = self._batch(calls, extra)
-        raw, (native, nonce, *fee) = results[:4], results[4:]
-        decoded = [
-            self._decode(types, data, contract.address)
-            for (contract, _, _), (_, types), data in zip(reads, prepared, raw, strict=True)
-        ]
+        answered, extras = self._batch(calls, extra)
+        results = iter(answered)
         sides = []
-        for (page, cursor), (pay, buy) in zip(
-            decoded[:2], ((quote, base), (base, quote)), strict=True
-        ):
+        for pay, buy, (_, page_types) in pages:
+            page, cursor = self._decode(page_types, next(results), self.market_address)
             offers = [offer_from_view(view) for view in page]
             if cursor:
                 offers += self._pages("getPairOffers", (pay, buy), block, start=int(cursor))
             sides.append(offers)
-        balances: dict[str, int] = {base: int(decoded[2][0]), quote: int(decoded[3][0])}
-        suggestion = int(fee[0], 16) if fee else None
-        native_wei, mined = int(native, 16), int(nonce, 16)
+        balances, native_wei, mined = self._account_answers(results, base, quote, types)
+        suggestion = int(next(results), 16) if fee_method is not None else None
         return PairView(sides[0], sides[1], balances, native_wei, mined, suggestion, extras)
 
     def account_view(
@@ -226,12 +217,7 @@ class MarketReader:
         bot's whole read of a tick when it keeps its book from the logs (`PairBook`). `extra`
         calls ride along as in `pair_view`."""
         owner, at = checksum(owner), hex(block)
-        reads = [self._prepare(self.token(t), "balanceOf", (owner,)) for t in (base, quote)]
-        calls: list[tuple[str, list[Any]]] = [
-            ("eth_call", [{"to": checksum(t), "data": data}, at])
-            for t, (data, _) in zip((base, quote), reads, strict=True)
-        ]
-        calls += [("eth_getBalance", [owner, at]), ("eth_getTransactionCount", [owner, at])]
+        calls, types = self._account_calls(base, quote, owner, at)
         if logs_from is not None:
             query = {"address": self.market_address, "fromBlock": hex(logs_from), "toBlock": at}
             calls.append(("eth_getLogs", [query]))
@@ -239,14 +225,35 @@ class MarketReader:
             calls.append((fee_method, []))
         answered, extras = self._batch(calls, extra)
         results = iter(answered)
-        balances: dict[str, int] = {
-            checksum(t): int(self._decode(types, next(results), t)[0])
-            for t, (_, types) in zip((base, quote), reads, strict=True)
-        }
-        native, nonce = int(next(results), 16), int(next(results), 16)
+        balances, native, nonce = self._account_answers(results, base, quote, types)
         logs = list(next(results)) if logs_from is not None else []
         suggestion = int(next(results), 16) if fee_method is not None else None
         return AccountView(balances, native, nonce, suggestion, logs, extras)
+
+    def _account_calls(
+        self, base: str, quote: str, owner: str, at: str
+    ) -> tuple[list[tuple[str, list[Any]]], list[list[str]]]:
+        """The batch calls of an account's read at block `at` (both token balances, the gas
+        money, the nonce) and the output types of the two balance calls."""
+        reads = [self._prepare(self.token(t), "balanceOf", (owner,)) for t in (base, quote)]
+        calls: list[tuple[str, list[Any]]] = [
+            ("eth_call", [{"to": checksum(t), "data": data}, at])
+            for t, (data, _) in zip((base, quote), reads, strict=True)
+        ]
+        calls += [("eth_getBalance", [owner, at]), ("eth_getTransactionCount", [owner, at])]
+        return calls, [types for _, types in reads]
+
+    def _account_answers(
+        self, results: Iterator[Any], base: str, quote: str, types: list[list[str]]
+    ) -> tuple[dict[str, int], int, int]:
+        """The answers to `_account_calls`, taken from `results` in order: (balances by
+        checksummed token, gas money in wei, nonce)."""
+        balances: dict[str, int] = {
+            checksum(t): int(self._decode(kinds, next(results), t)[0])
+            for t, kinds in zip((base, quote), types, strict=True)
+        }
+        native, nonce = int(next(results), 16), int(next(results), 16)
+        return balances, native, nonce
 
     def _batch(
         self, calls: list[tuple[str, list[Any]]], extra: Sequence[tuple[str, list[Any]]]
