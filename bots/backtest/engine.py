@@ -263,19 +263,12 @@ class Engine:
             self.steps[-1] = dataclasses.replace(self.steps[-1], gas_used=gas)
         with self.timings.phase("events and final reads"):
             first = self.steps[0].first_block if self.steps else self.last_block
-            events = m.market.events(first, self.last_block)
+            result = self._read(first)
             holdings = {a.name: self._holdings(a) for a in self.agents}
             holders = [m.deployer.address, *(a.address for a in self.agents)]
             check = conservation(m.market, list(m.tokens), holders)
-            infos = [self._info(a) for a in self.agents]
-        return RunResult(
-            scenario=self.scenario,
-            path=self.path,
-            base=m.base,
-            quote=m.quote,
-            agents=infos,
-            steps=self.steps,
-            events=events,
+        return dataclasses.replace(
+            result,
             final_holdings=holdings,
             conservation=check,
             wall_s=time.perf_counter() - wall_started,
@@ -287,23 +280,27 @@ class Engine:
     def so_far(self, wall_started: float) -> RunResult:
         """The run up to the last mined block, read without settling anything (only reads:
         the chain and the agents go on exactly as without it). See `Checkpoint`."""
-        m = self.market
         with self.timings.phase("checkpoint reads"):
-            events = m.market.events(self.steps[0].first_block, self.last_block)
-            infos = [self._info(a) for a in self.agents]
+            result = self._read(self.steps[0].first_block)
         elapsed = time.perf_counter() - wall_started
+        return dataclasses.replace(result, wall_s=elapsed, loop_s=elapsed)
+
+    def _read(self, first_block: int) -> RunResult:
+        """The run's events from `first_block` and its agents as they stand, as a result with
+        no holdings, no conservation check yet and no times (the callers fill those in)."""
+        m = self.market
         return RunResult(
             scenario=self.scenario,
             path=self.path,
             base=m.base,
             quote=m.quote,
-            agents=infos,
+            agents=[self._info(a) for a in self.agents],
             steps=list(self.steps),
-            events=events,
+            events=m.market.events(first_block, self.last_block),
             final_holdings={},
             conservation=ConservationResult(False, ("not checked: the run is not over",)),
-            wall_s=elapsed,
-            loop_s=elapsed,
+            wall_s=0.0,
+            loop_s=0.0,
         )
 
     def _holdings(self, agent: Agent) -> tuple[int, int]:
