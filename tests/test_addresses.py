@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from bots.addresses import checked_address
 from bots.errors import ConfigError
 from bots.seed.plan import load_plan
 from bots.service.config import load_config
+from tests.clirun import otcmm as run_otcmm
 from tests.test_bot_config import BASE, GOOD, MARKET, QUOTE, write
 from tests.test_seed import PLAN, config_error
 
@@ -27,13 +27,7 @@ BAD_SUM = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"  # its last letter's case
 
 
 def otcmm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bots.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
+    return run_otcmm(*args)
 
 
 def one_error_line(result: subprocess.CompletedProcess[str]) -> str:

@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.clirun import otcmm as run_otcmm
+
 REPO = Path(__file__).resolve().parents[1]
 OTCMM = [sys.executable, "-m", "bots.cli"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def otcmm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*OTCMM, *args], capture_output=True, text=True, cwd=REPO, timeout=300)
+    return run_otcmm(*args, timeout=300)
 
 
 @pytest.mark.chain

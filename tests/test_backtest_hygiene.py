@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from bots.backtest.heatmap import norm_for, unit_of
 from bots.backtest.outdir import MARKER
 from bots.backtest.stats import DAY_S, judge_sharpe
+from tests.clirun import otcmm as run_otcmm
 
 REPO = Path(__file__).resolve().parents[1]
 BOND = "examples/bond_day.toml"
@@ -20,10 +20,7 @@ SPREAD = "strategy.params.spread_bps"
 
 
 def otcmm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bots.cli", "backtest", *args],
-        capture_output=True, text=True, cwd=REPO, timeout=300,
-    )  # fmt: skip
+    return run_otcmm("backtest", *args, timeout=300)
 
 
 def test_a_non_empty_out_folder_is_refused_without_force(tmp_path: Path) -> None:

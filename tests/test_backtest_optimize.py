@@ -7,7 +7,6 @@ Small on purpose: 10-step backtests and a handful of trials keep the module with
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
 import sys
 import tomllib
@@ -20,6 +19,7 @@ import pytest
 from bots.backtest.optimize import Plan, check_spec, run_worker
 from bots.backtest.scenario import load_scenario
 from bots.backtest.studies import open_study, scenario_identity
+from tests.clirun import otcmm as run_otcmm
 from tests.pgserver import PASSWORD, Postgres, postgres_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,10 +67,7 @@ def write(tmp_path: Path, text: str = SCENARIO) -> Path:
 
 
 def otcmm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bots.cli", "backtest", *args],
-        capture_output=True, text=True, cwd=REPO, timeout=300, env=env,
-    )  # fmt: skip
+    return run_otcmm("backtest", *args, env=env, timeout=300)
 
 
 def workers(config: Path, outs: list[Path], extra: list[str], env: dict[str, str] | None) -> None:
@@ -156,7 +153,7 @@ def test_ranges_are_checked_against_the_scenario_at_load(tmp_path: Path) -> None
 
 
 def test_check_validates_and_names_the_study_without_a_password(tmp_path: Path) -> None:
-    env = {**os.environ, "OTCMM_STUDY_STORAGE": f"postgresql://u:{PASSWORD}@127.0.0.1:1/db"}
+    env = {"OTCMM_STUDY_STORAGE": f"postgresql://u:{PASSWORD}@127.0.0.1:1/db"}
     result = otcmm("--config", str(write(tmp_path)), "--optimize", "--check", env=env)
     assert result.returncode == 0, result.stderr
     assert "study 'opt' at postgresql+psycopg://u:***@127.0.0.1:1/db" in result.stdout
@@ -164,7 +161,7 @@ def test_check_validates_and_names_the_study_without_a_password(tmp_path: Path) 
 
 
 def test_an_unreachable_storage_is_one_line_and_exit_5(tmp_path: Path) -> None:
-    env = {**os.environ, "OTCMM_STUDY_STORAGE": f"postgresql://u:{PASSWORD}@127.0.0.1:9/db"}
+    env = {"OTCMM_STUDY_STORAGE": f"postgresql://u:{PASSWORD}@127.0.0.1:9/db"}
     result = otcmm(
         "--config", str(write(tmp_path)), "--optimize", "--out", str(tmp_path / "o"), env=env
     )
@@ -237,7 +234,7 @@ def test_worker_processes_share_one_postgresql_study(tmp_path: Path, postgres: P
     """The storage URL (with its password) reaches the workers through the environment, as a
     Kubernetes Secret does; nothing they print shows the password."""
     config = write(tmp_path)
-    env = {**os.environ, "OTCMM_STUDY_STORAGE": postgres.url}
+    env = {"OTCMM_STUDY_STORAGE": postgres.url}
     workers(config, [tmp_path / "w0", tmp_path / "w1"], ["--study", "pg-study"], env)
 
     study = optuna.load_study(
@@ -358,7 +355,7 @@ def test_best_toml_replays_the_best_trial_with_every_set_of_the_run(tmp_path: Pa
 def test_a_password_in_the_userinfo_or_the_query_is_masked_everywhere(
     tmp_path: Path, url: str, shown: str
 ) -> None:
-    env = {**os.environ, "OTCMM_STUDY_STORAGE": url}
+    env = {"OTCMM_STUDY_STORAGE": url}
     check = otcmm("--config", str(write(tmp_path)), "--optimize", "--check", env=env)
     assert check.returncode == 0, check.stderr
     assert f"at postgresql+psycopg://{shown})" in check.stdout
@@ -374,7 +371,7 @@ def test_a_password_in_the_userinfo_or_the_query_is_masked_everywhere(
 def test_a_password_with_an_unescaped_at_is_refused_and_never_shown(tmp_path: Path) -> None:
     url = f"postgresql://u:x@{PASSWORD}@127.0.0.1:9/db"
     for flag in ("--check", "--no-plots"):
-        env = {**os.environ, "OTCMM_STUDY_STORAGE": url}
+        env = {"OTCMM_STUDY_STORAGE": url}
         result = otcmm("--config", str(write(tmp_path)), "--optimize", flag, env=env)
         assert result.returncode == 2, result.stderr
         assert PASSWORD not in result.stdout + result.stderr

@@ -15,6 +15,7 @@ import pytest
 from web3 import Web3
 
 from tests.chainfixtures import TwoAssetMarket, World, rolled_back, two_asset_market
+from tests.clirun import otcmm as run_otcmm
 
 pytestmark = pytest.mark.chain
 
@@ -31,13 +32,7 @@ def fresh_book(session_world: World) -> Iterator[TwoAssetMarket]:
 
 
 def otcmm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bots.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-    )
+    return run_otcmm(*args)
 
 
 def market_flags(book: TwoAssetMarket, rpc_url: str | None = None) -> list[str]:

@@ -8,9 +8,7 @@ deployment file whose asset has no code (a restarted dev chain), for `book`, `ba
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pytest
 
 from bots.chain.keystore import create_keystore
 from tests.chainfixtures import TwoAssetMarket, World, rolled_back, two_asset_market
+from tests.clirun import otcmm as run_otcmm
 
 pytestmark = pytest.mark.chain
 
@@ -32,15 +31,7 @@ def fresh_book(session_world: World) -> Iterator[TwoAssetMarket]:
 
 
 def otcmm(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTCMM_")}
-    return subprocess.run(
-        [sys.executable, "-m", "bots.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**env, "PYTHONPATH": str(REPO)},
-        timeout=120,
-    )
+    return run_otcmm(*args, cwd=cwd)
 
 
 def one_line(result: subprocess.CompletedProcess[str], code: int) -> str:

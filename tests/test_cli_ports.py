@@ -5,31 +5,21 @@ failure as a tool's (exit 3) where `price-oracle` said exit 2 for the same busy 
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.clirun import NO_ANVIL
+from tests.clirun import otcmm as run_otcmm
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def otcmm(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTCMM_")}
-    env["PYTHONPATH"] = str(REPO)
-    env["OTCMM_ANVIL"] = "/nonexistent/anvil-must-not-start"  # starting it would be exit 3
-    return subprocess.run(
-        [sys.executable, "-m", "bots.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_otcmm(*args, env=NO_ANVIL)
 
 
 @pytest.fixture

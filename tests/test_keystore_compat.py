@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from bots.devtools.devchain import DevChainParams
 from bots.errors import KeystoreError
 from tests.botharness import PASSWORD as BOT_PASSWORD
 from tests.botharness import BotWorld, start_bot_world
+from tests.clirun import otcmm as run_otcmm
 
 REPO = Path(__file__).resolve().parents[1]
 PASSWORD = "correct horse battery staple"  # noqa: S105 - test fixture
@@ -50,9 +50,7 @@ def write(path: Path, data: object, prefix: str = "") -> Path:
 
 
 def otcmm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bots.cli", *args], capture_output=True, text=True, timeout=120
-    )
+    return run_otcmm(*args)
 
 
 # ---------------------------------------------------------------- other wallets' files

@@ -4,31 +4,20 @@ non-empty folder before starting anything, and take their own folders from an ea
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from bots.demo.session import WORKDIR_MARKER, prepare_workdir
+from tests.clirun import NO_ANVIL
+from tests.clirun import otcmm as run_otcmm
 
 REPO = Path(__file__).resolve().parents[1]
 K8S = REPO / "k8s"
 
 
 def otcmm(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTCMM_")}
-    env["PYTHONPATH"] = str(REPO)
-    env["OTCMM_ANVIL"] = "/nonexistent/anvil-must-not-start"
-    return subprocess.run(
-        [sys.executable, "-m", "bots.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_otcmm(*args, cwd=cwd, env=NO_ANVIL)
 
 
 def one_line(result: subprocess.CompletedProcess[str], code: int, text: str) -> None:

@@ -9,7 +9,6 @@ and 18 decimals. Each is traded by an in-process bot (`tests.tickrig`) on the se
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +21,7 @@ from bots.market.client import MAX_UINT, MarketClient
 from bots.market.tokens import load_token
 from strategies.fixed_spread import FixedSpread, FixedSpreadParams
 from tests.chainfixtures import TwoAssetMarket, World, rolled_back
+from tests.clirun import otcmm as run_otcmm
 from tests.faultproxy import FaultProxy
 from tests.tickrig import Rig, make_rig
 
@@ -208,9 +208,7 @@ def test_a_bot_runs_against_a_node_whose_blocks_carry_a_97_byte_seal(
 
 
 def otcmm(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bots.cli", *args], capture_output=True, text=True, timeout=120
-    )
+    return run_otcmm(*args)
 
 
 def test_book_and_balances_show_tokens_with_odd_or_no_metadata(

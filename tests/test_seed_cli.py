@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,8 @@ import pytest
 from bots.chain.keystore import create_keystore, keystore_address
 from bots.seed.plan import fleet_keystores, load_plan
 from tests.chainfixtures import World
+from tests.clirun import otcmm as run_otcmm
+from tests.clirun import otcmm_env as clean_env
 
 pytestmark = pytest.mark.chain
 
@@ -57,22 +57,15 @@ price = "99.50"
 
 
 def otcmm_env() -> dict[str, str]:
-    env = {**os.environ, "OTCMM_SCRYPT_N": str(N), "PYTHONPATH": str(REPO)}
-    env.pop("OTCMM_KEYSTORE_PASSWORD", None)
-    return env
+    """A clean environment (`tests.clirun`) with the tests' cheap scrypt cost."""
+    return clean_env({"OTCMM_SCRYPT_N": str(N)})
 
 
 def otcmm(
     *args: str, cwd: Path, preexec_fn: Callable[[], Any] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bots.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=otcmm_env(),
-        timeout=300,
-        preexec_fn=preexec_fn,
+    return run_otcmm(
+        *args, cwd=cwd, env={"OTCMM_SCRYPT_N": str(N)}, timeout=300, preexec_fn=preexec_fn
     )
 
 

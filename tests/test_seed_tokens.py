@@ -10,9 +10,7 @@ trades.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from bots.seed.run import run_seed
 from bots.service.config import load_config
 from strategies.fixed_spread import FixedSpread, FixedSpreadParams
 from tests.chainfixtures import TwoAssetMarket, World, rolled_back
+from tests.clirun import otcmm as run_otcmm
 from tests.seedtokens import (
     DECIMALS,
     ETHER,
@@ -209,15 +208,7 @@ def test_an_existing_token_cannot_move_to_another_address_once_recorded(
 
 
 def otcmm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-m", "bots.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-    )
+    return run_otcmm(*args, cwd=cwd)
 
 
 def test_cli_dry_run_names_the_existing_tokens_and_refuses_a_wrong_decimals_in_one_line(
