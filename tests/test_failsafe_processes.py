@@ -71,6 +71,30 @@ def test_a_second_process_on_the_same_keystore_is_refused(bot_world: BotWorld) -
     assert first.terminate() == 0 and own(w, first) == []
 
 
+def test_a_second_bot_on_the_same_journal_file_is_refused(bot_world: BotWorld) -> None:
+    """Another account, the same `runtime.journal` (an operator's copy-paste): its rewrites
+    would drop the first bot's open entries, so it is refused before it signs anything."""
+    w = bot_world
+    config = w.new_bot("journal-a", MAKER, base=1_000 * UNITS, quote=100_000 * UNITS)
+    first = w.start(config)
+    first.wait_for(made)
+    other = w.new_bot("journal-b", MAKER, base=1_000 * UNITS, quote=100_000 * UNITS)
+    shared = config.parent / "journal.jsonl"
+    text = other.read_text(encoding="utf-8")
+    other.write_text(text.replace('journal = "journal.jsonl"', f'journal = "{shared}"'), "utf-8")
+
+    second = w.start(other)
+    code = second.process.wait(timeout=60)
+    second.pump()
+
+    assert code == 6
+    errors = [line for line in second.raw if line.startswith("otcmm: error:")]
+    assert len(errors) == 1 and "one journal per bot" in errors[0], second.tail()
+    assert f"pid {first.process.pid}" in errors[0] and str(shared) in errors[0]
+    assert own(w, second) == [] and len(own(w, first)) == 4
+    assert first.terminate() == 0 and own(w, first) == []
+
+
 def test_a_transaction_the_bot_did_not_sign_stops_it_and_its_offers_are_pulled(
     bot_world: BotWorld,
 ) -> None:

@@ -31,7 +31,7 @@ from bots.service.loop import EXIT_OFFERS_LEFT, BotProcess, Service
 from bots.service.metrics import BotMetrics
 from bots.service.shutdown import cancel_all
 from bots.service.signals import StartupInterrupted, StopSignal
-from bots.service.state import AccountInUse, AccountLock, KillSwitchFile, state_dir
+from bots.service.state import AccountInUse, KillSwitchFile, account_lock, state_dir
 from bots.tick.executor import Execution
 from bots.tick.pnl import KillSwitchTripped
 from bots.tick.reconcile import Plan
@@ -317,13 +317,13 @@ def test_shutdown_that_cannot_finish_names_the_offers_left(tmp_path: Path) -> No
 
 
 def test_a_second_lock_on_the_same_account_is_refused_with_the_holder_pid(tmp_path: Path) -> None:
-    first = AccountLock(tmp_path, ADDRESS).acquire()
+    first = account_lock(tmp_path, ADDRESS).acquire()
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import time; from pathlib import Path; from bots.service.state import AccountLock;"
-            f"AccountLock(Path({str(tmp_path / 'other')!r}), {ADDRESS!r}).acquire();"
+            "import time; from pathlib import Path; from bots.service.state import account_lock;"
+            f"account_lock(Path({str(tmp_path / 'other')!r}), {ADDRESS!r}).acquire();"
             "print('locked', flush=True); time.sleep(60)",
         ],
         stdout=subprocess.PIPE,
@@ -331,16 +331,16 @@ def test_a_second_lock_on_the_same_account_is_refused_with_the_holder_pid(tmp_pa
     )
     try:
         with pytest.raises(AccountInUse, match=r"pid \d+"):
-            AccountLock(tmp_path, ADDRESS).acquire()
+            account_lock(tmp_path, ADDRESS).acquire()
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         with pytest.raises(AccountInUse, match=f"pid {holder.pid}"):
-            AccountLock(tmp_path / "other", ADDRESS).acquire()
+            account_lock(tmp_path / "other", ADDRESS).acquire()
     finally:
         holder.kill()
         holder.wait()
         first.release()
-    AccountLock(tmp_path, ADDRESS).acquire().release()  # free again once released
-    AccountLock(tmp_path / "other", ADDRESS).acquire().release()  # and when the holder died
+    account_lock(tmp_path, ADDRESS).acquire().release()  # free again once released
+    account_lock(tmp_path / "other", ADDRESS).acquire().release()  # and when the holder died
 
 
 def test_state_lives_with_the_journal_unless_configured(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ from bots.service.loop import BotProcess, Service
 from bots.service.metrics import BotMetrics
 from bots.service.preflight import preflight
 from bots.service.signals import StartupInterrupted, StopSignal
-from bots.service.state import AccountLock, KillSwitchFile, state_dir
+from bots.service.state import KillSwitchFile, account_lock, journal_lock, state_dir
 from bots.tick.executor import Executor
 from bots.tick.runner import Bot
 from bots.tick.snapshot import ChainView
@@ -216,8 +216,10 @@ def _serve(config: BotConfig, stop: StopSignal, clear_kill_switch: bool, reset: 
     account = preflight(config)  # the key tells the address: a keystore need not record it
     address = account.address
     directory = state_dir(config.runtime.state_dir, config.runtime.journal)
-    lock = AccountLock(directory, address).acquire()
+    locks = [account_lock(directory, address).acquire()]
     try:
+        if config.runtime.journal is not None:
+            locks.append(journal_lock(config.runtime.journal).acquire())
         kill_switch = KillSwitchFile(directory, address)
         kill_switch.check(clear=clear_kill_switch)
         anchor = _start_anchor(PriceAnchorFile(directory, address), reset)
@@ -233,7 +235,8 @@ def _serve(config: BotConfig, stop: StopSignal, clear_kill_switch: bool, reset: 
             if health:
                 health.stop()
     finally:
-        lock.release()
+        for lock in reversed(locks):
+            lock.release()
 
 
 def _start_anchor(file: PriceAnchorFile, reset: bool) -> AnchorStart:

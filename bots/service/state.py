@@ -1,9 +1,11 @@
 """What a bot keeps on disk besides its journal: a lock per account and the kill switch's state.
 
-**One process per keystore.** Two processes signing for one account (an operator's slip outside
-Kubernetes) double the quotes and then cancel each other's forever. The first to start holds an
-exclusive `flock` on `otcmm-<address>.lock` in the state directory until it exits (the kernel
-drops it even on `kill -9`); a second is refused at start-up with the first one's pid.
+**One process per keystore, one per journal.** Two processes signing for one account (an
+operator's slip outside Kubernetes) double the quotes and then cancel each other's forever. The
+first to start holds an exclusive `flock` on `otcmm-<address>.lock` in the state directory until
+it exits (the kernel drops it even on `kill -9`); a second is refused at start-up with the first
+one's pid. Likewise `<journal>.lock` beside the journal: two bots (of any accounts) given one
+journal file would drop each other's entries when one rewrites it.
 
 **The kill switch stays tripped.** When the loss limit trips, the bot records why in
 `otcmm-<address>.killed` before it pulls its quotes and exits; every later start refuses until
@@ -55,16 +57,18 @@ def _prepare(directory: Path) -> None:
         raise ConfigError(f"cannot create state directory {directory}: {exc.strerror}") from None
 
 
-class AccountLock:
-    """An exclusive lock on one account for the life of this process."""
+class ExclusiveLock:
+    """An exclusive `flock` on `path` for the life of this process; `refusal(holder pid)` is
+    the message of the `AccountInUse` a second process gets."""
 
-    def __init__(self, directory: Path, address: str) -> None:
-        self.path = directory / f"otcmm-{address.lower()}.lock"
-        self.address = address
+    def __init__(self, path: Path, refusal: str) -> None:
+        self.path = path
+        self.refusal = refusal
         self._fd: int | None = None
 
-    def acquire(self) -> AccountLock:
-        """Take the lock or raise `AccountInUse` naming the holder's pid."""
+    def acquire(self) -> ExclusiveLock:
+        """Take the lock or raise `AccountInUse` naming the holder's pid (`ConfigError` when
+        the lock file cannot be opened)."""
         _prepare(self.path.parent)
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -75,10 +79,7 @@ class AccountLock:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise AccountInUse(
-                f"another otcmm process (pid {holder}) already runs with account {self.address} "
-                f"(lock {self.path}): one process per keystore"
-            ) from None
+            raise AccountInUse(self.refusal.format(pid=holder, lock=self.path)) from None
         try:  # the pid only tells a second process who holds the lock: the flock is the lock
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -92,6 +93,26 @@ class AccountLock:
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
+
+
+def account_lock(directory: Path, address: str) -> ExclusiveLock:
+    """The lock of one account: `otcmm-<address>.lock` in the state directory."""
+    return ExclusiveLock(
+        directory / f"otcmm-{address.lower()}.lock",
+        f"another otcmm process (pid {{pid}}) already runs with account {address} "
+        "(lock {lock}): one process per keystore",
+    )
+
+
+def journal_lock(journal: Path) -> ExclusiveLock:
+    """The lock of one journal file: `<journal>.lock` beside it (the journal itself is replaced
+    when it is rewritten, so a lock on its own inode would not last). Two bots of different
+    accounts on one journal would drop each other's entries on a rewrite."""
+    return ExclusiveLock(
+        journal.with_name(f"{journal.name}.lock"),
+        f"another otcmm process (pid {{pid}}) already writes the journal {journal} "
+        "(lock {lock}): one journal per bot (give each bot its own runtime.journal)",
+    )
 
 
 class KillSwitchFile:
