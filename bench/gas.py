@@ -37,9 +37,11 @@ TARGETS = {
 BEFORE_SWITCH = {"make": 99_017, "partial take": 73_348, "full take": 69_773, "cancel": 49_323}
 # operation -> (operation before the switch, most gas it may add). Make, cancel and unguarded
 # takes do no new work; they pay only for the longer selector dispatch (22 gas per new function
-# whose selector sorts before theirs). A guarded take reads its maker's deadline (a cold slot).
+# whose selector sorts before theirs; `buyWithin`, the bounded take, added 49 to make: a deeper
+# dispatch branch) and takes for the spend limit's comparison. A guarded take reads its maker's
+# deadline (a cold slot).
 BUDGETS = {
-    "make": ("make", 100),
+    "make": ("make", 150),
     "cancel": ("cancel", 100),
     "partial take": ("partial take", 300),
     "full take": ("full take", 300),
@@ -70,6 +72,12 @@ class Actors:
 
     def buy(self, oid: int, quantity: int) -> int:
         return int(self.taker.transact(self.m.market.functions.buy(oid, quantity))["gasUsed"])
+
+    def buy_within(self, oid: int, quantity: int) -> int:
+        """A bounded take (`buyWithin`): the pair and a spend limit checked on chain."""
+        base, quote = self.m.base.address, self.m.quote.address
+        fn = self.m.market.functions.buyWithin(oid, quantity, base, quote, 10**30)
+        return int(self.taker.transact(fn)["gasUsed"])
 
     def cancel(self, oid: int) -> int:
         return int(self.maker.transact(self.m.market.functions.cancel(oid))["gasUsed"])
@@ -125,6 +133,9 @@ def _single_operations(a: Actors) -> dict[str, int]:
     gas["full take (rest of a partly taken offer)"] = a.buy(oid, 700_00)
     oid, _ = a.make()
     gas["full take"] = a.buy(oid, 1_000_00)
+    oid, _ = a.make()
+    gas["partial take (buyWithin)"] = a.buy_within(oid, 300_00)
+    gas["full take (buyWithin, rest of a partly taken offer)"] = a.buy_within(oid, 700_00)
     oid, _ = a.make()
     gas["cancel"] = a.cancel(oid)
     for _ in range(WINDOW):

@@ -18,6 +18,8 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 /// - Amounts are limited to 96 bits (7.9e28 base units) so an offer fits in two storage slots.
 /// - `requote` replaces a maker's offers atomically and only if the replaced offers still have
 ///   the remaining amounts the maker expected, netting the escrow per token.
+/// - `buyWithin` bounds a take by the pair and the spend the taker read, so a taker that read the
+///   book through a node it cannot fully trust pays no more than it saw, for the token it saw.
 /// - A dead-man's switch: offers made by `requoteUntil` are guarded, and a guarded offer cannot
 ///   be taken once its maker's deadline (`setDeadline`, `requoteUntil`) has passed, so a maker
 ///   whose bot dies is not picked off when the price moves. The maker controls only its own
@@ -157,6 +159,8 @@ contract OtcMarket {
     error TooManyPairs();
     error PairExhausted(uint32 pairId);
     error OfferExpired(uint256 id, uint256 deadline);
+    error SpendAboveLimit(uint256 id, uint256 spend, uint256 maxSpend);
+    error OfferPairMismatch(uint256 id, address payToken, address buyToken);
 
     // ---------------------------------------------------------------- trading
 
@@ -176,7 +180,33 @@ contract OtcMarket {
     /// of its buy token straight to the maker.
     /// @dev The caller must have approved this contract for the spend; `spendFor` quotes it.
     /// A guarded offer reverts with `OfferExpired` once its maker's non-zero deadline has passed.
+    /// The caller pays the offer's price as it stands on chain: a taker that read the book through
+    /// a node it does not fully trust uses `buyWithin`.
     function buy(uint256 id, uint256 quantity) external returns (bool) {
+        _take(id, quantity, address(0), address(0), type(uint256).max);
+        return true;
+    }
+
+    /// @notice `buy`, only if offer `id` sells `payToken` for `buyToken` and the fill costs at
+    /// most `maxSpend` of `buyToken`: what the taker saw in the book is what it gets, or nothing.
+    /// @dev Reverts `OfferPairMismatch` (another pair) or `SpendAboveLimit` (a dearer price)
+    /// before anything moves, like every other check of a take.
+    /// @return spend What the fill cost, in `buyToken` base units.
+    function buyWithin(uint256 id, uint256 quantity, IERC20 payToken, IERC20 buyToken, uint256 maxSpend)
+        external
+        returns (uint256 spend)
+    {
+        if (address(payToken) == address(0) || address(buyToken) == address(0)) {
+            revert OfferPairMismatch(id, address(payToken), address(buyToken));
+        }
+        return _take(id, quantity, address(payToken), address(buyToken), maxSpend);
+    }
+
+    /// @dev A take, every check before the first external call; `wantPay`/`wantBuy` zero: any pair.
+    function _take(uint256 id, uint256 quantity, address wantPay, address wantBuy, uint256 maxSpend)
+        private
+        returns (uint256 spend)
+    {
         if (quantity == 0) revert ZeroAmount();
         Offer storage o = _offers[id];
         address owner = o.owner;
@@ -190,9 +220,13 @@ contract OtcMarket {
             uint256 deadline = _deadlines[owner];
             if (_expired(deadline)) revert OfferExpired(id, deadline);
         }
-        uint256 spend = _ceilDiv(quantity * buyAmt, payAmt);
+        spend = _ceilDiv(quantity * buyAmt, payAmt);
+        if (spend > maxSpend) revert SpendAboveLimit(id, spend, maxSpend);
         Pair storage pairRef = _pairs[uint32(id >> SEQ_BITS)];
         Pair memory pair = pairRef;
+        if (wantPay != address(0) && (pair.payToken != wantPay || pair.buyToken != wantBuy)) {
+            revert OfferPairMismatch(id, pair.payToken, pair.buyToken);
+        }
 
         if (quantity == remaining) {
             delete _offers[id];
@@ -215,7 +249,6 @@ contract OtcMarket {
 
         _payExact(pair.buyToken, msg.sender, owner, spend);
         IERC20(pair.payToken).safeTransfer(msg.sender, quantity);
-        return true;
     }
 
     /// @notice Cancel own offer `id` and get its remaining escrow back.

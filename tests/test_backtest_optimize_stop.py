@@ -112,7 +112,7 @@ def test_a_stopped_optimisation_stops_its_workers_reports_and_continues_on_rerun
     with (tmp_path / "out" / "trials.csv").open() as handle:
         table = list(csv.DictReader(handle))
     assert len(table) < 100, stderr  # the remaining trials did not run
-    assert {r["state"] for r in table} <= {"COMPLETE", "PRUNED"}, table
+    assert {r["state"] for r in table} <= {"COMPLETE", "PRUNED"}, (table, stderr)
     assert "abandoned (interrupted)" in stderr
     assert f"optimise: stopped with {len(table)} trial(s) finished" in stderr
 

@@ -35,7 +35,7 @@ def test_make_take_cancel_through_the_client(setup: tuple) -> None:
     oid = alice.make(1_000, base.address, 2_000, quote.address)
     assert alice.offer(oid) is not None
     assert bob.spend_for(oid, 333) == 666
-    bob.take(oid, 333)
+    bob.take(oid, 333, base.address, quote.address, 666)
     offer = alice.offer(oid)
     assert offer is not None and offer.remaining == 667 and offer.remaining_buy == 1_334
     alice.cancel(oid)
@@ -59,7 +59,7 @@ def test_requote_returns_new_ids_and_book_shows_them(setup: tuple) -> None:
 def test_requote_with_stale_expectation_reverts_readably(setup: tuple) -> None:
     world, base, quote, alice, bob = setup
     oid = alice.make(1_000, base.address, 2_000, quote.address)
-    bob.take(oid, 1)
+    bob.take(oid, 1, base.address, quote.address, 2)
     with pytest.raises(TxError, match="UnexpectedRemaining"):
         alice.requote([(oid, 1_000)], [])
 
@@ -104,7 +104,8 @@ def test_book_fed_by_events_equals_the_views(setup: tuple) -> None:
             else:
                 taker = "bob" if maker == "alice" else "alice"
                 quantity = rng.randint(1, offer.remaining)
-                clients[taker].take(oid, quantity)
+                spend = alice.spend_for(oid, quantity)
+                clients[taker].take(oid, quantity, offer.pay_token, offer.buy_token, spend)
                 if quantity == offer.remaining:
                     del live[oid]
     book = apply_events({}, [*alice.events(start_block), *alice.switch_events(start_block)])
@@ -203,7 +204,7 @@ def test_pair_view_batches_the_first_pages_and_reads_on_for_long_books(
     specs = [(100 + i, base.address, 200 + i, quote.address) for i in range(5)]
     specs += [(300, quote.address, 150, base.address)]
     ids = alice.requote([], specs)
-    bob.take(ids[0], 40)
+    bob.take(ids[0], 40, base.address, quote.address, 80)
     number = int(world.w3.eth.block_number)
 
     bids, asks, balances, native, nonce, _fee, _extra = bob.pair_view(

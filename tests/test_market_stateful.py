@@ -56,9 +56,23 @@ class MarketMachine(MarketModel):
         )
         at = self.now() + data.draw(st.integers(1, 40), label="seconds later")
         self.world.chain.rpc("evm_setNextBlockTimestamp", [at])
+        spend = ceil_div(quantity * o.buy_amt, o.pay_amt)
+        # `buy`, or `buyWithin` with a limit around the true cost and the pair right or swapped
+        how = data.draw(st.sampled_from(["buy", "within", "within", "swapped"]), label="how")
+        slack = data.draw(st.sampled_from([-1, 0, 0, 1, 10**6]), label="limit - cost")
+        pay, buy = self.tokens[o.pay].address, self.tokens[o.buy].address
         call = self.market.functions.buy(o.id, quantity)
+        error = None
+        if how != "buy":
+            pair = (pay, buy) if how == "within" else (buy, pay)
+            call = self.market.functions.buyWithin(o.id, quantity, *pair, spend + slack)
+            if slack < 0:
+                error = f"SpendAboveLimit(id={hex(o.id)}, spend={spend}, maxSpend={spend - 1})"
+            elif how == "swapped":
+                error = f"OfferPairMismatch(id={hex(o.id)}, payToken={pay}, buyToken={buy})"
         if self.expired(o, at):
             error = f"OfferExpired(id={hex(o.id)}, deadline={self.deadlines[o.maker]})"
+        if error is not None:
             with pytest.raises(TxError, match=re.escape(error)):
                 self.world.send(taker, call, gas=GAS)
             return
@@ -74,7 +88,7 @@ class MarketMachine(MarketModel):
         ]
         exact = Fraction(quantity * o.buy_amt, o.pay_amt)
         assert exact <= paid < exact + 1
-        assert paid == ceil_div(quantity * o.buy_amt, o.pay_amt)
+        assert paid == spend
         self.move(o.buy, taker, o.maker, paid)
         self.move(o.pay, MARKET, taker, quantity)
         o.remaining -= quantity

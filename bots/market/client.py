@@ -20,6 +20,7 @@ from web3.contract import Contract
 from web3.types import TxReceipt
 from web3.utils import get_abi_input_types
 
+from bots.addresses import checksum
 from bots.chain.transactor import Transactor
 from bots.errors import ChainError
 from bots.market.gas import (
@@ -88,8 +89,16 @@ class MarketClient(MarketReader):
         receipt = self._send("offer", data, headroom, requote_gas(0, 1))
         return made_offer_ids(self.contract, receipt)[0]
 
-    def take(self, offer_id: int, quantity: int) -> TxReceipt:
-        data = self._calldata("buy", offer_id, quantity)
+    def take(
+        self, offer_id: int, quantity: int, pay_token: str, buy_token: str, max_spend: int
+    ) -> TxReceipt:
+        """Buy `quantity` (base units of `pay_token`) of offer `offer_id`, paying at most
+        `max_spend` base units of `buy_token`: the market's `buyWithin`, so an offer that is not
+        what the book read said (another pair, a dearer price: a node that lied, or a book
+        gone stale) reverts (`OfferPairMismatch`, `SpendAboveLimit`) before anything moves."""
+        data = self._calldata(
+            "buyWithin", offer_id, quantity, checksum(pay_token), checksum(buy_token), max_spend
+        )
         return self._send("buy", data, TAKE_HEADROOM, TX_BASE + TAKE)
 
     def cancel(self, offer_id: int) -> TxReceipt:

@@ -210,11 +210,15 @@ class Executor:
     def _take(self, take: Take, offer: LiveOffer | None, result: Execution) -> None:
         transactor = self.market.transactor
         before, sending = transactor.held_hashes, False
+        if offer is None:  # nothing to bound it by: what would it buy, at what price?
+            result.errors.append(f"take of offer {take.offer_id} not sent: not in the book read")
+            return
         try:
-            if offer is not None:
-                self.approvals.ensure(offer.buy_token, take.expected_spend)
+            self.approvals.ensure(offer.buy_token, take.expected_spend)
             sending = True
-            self.market.take(take.offer_id, take.quantity)
+            self.market.take(
+                take.offer_id, take.quantity, offer.pay_token, offer.buy_token, take.expected_spend
+            )
             result.taken.append(take)
         except TxPending as exc:
             result.pending = str(exc)
