@@ -103,3 +103,25 @@ def test_a_signal_inside_a_trial_unwinds_it() -> None:
     with pytest.raises(Interrupted):
         stop.request(signal.SIGTERM)
     assert not stop.in_trial  # a second signal while unwinding is not raised into the unwind
+
+
+def test_a_signal_during_a_storage_call_waits_for_the_call_to_end() -> None:
+    """An exception raised inside SQLAlchemy could leave a connection holding SQLite's write
+    lock (every worker's next write then waits on it, and the stopped trials stay RUNNING): a
+    signal inside a `shielded` section is raised when the section ends, not in it."""
+    stop = StopSignal()
+    steps: list[str] = []
+    with pytest.raises(Interrupted), stop.interruptible():
+        with stop.shielded():
+            stop.request(signal.SIGTERM)  # the handler, in the middle of a storage call
+            steps.append("the storage call finished")
+        steps.append("the backtest went on")
+    assert steps == ["the storage call finished"]
+    assert not stop.in_trial
+
+
+def test_outside_the_backtest_a_signal_is_only_noted() -> None:
+    stop = StopSignal()
+    stop.request(signal.SIGTERM)  # Optuna's bookkeeping between trials: nothing raised here
+    with pytest.raises(Interrupted), stop.interruptible():  # the next trial does not start
+        pytest.fail("a trial started after the signal")

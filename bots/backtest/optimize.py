@@ -31,7 +31,8 @@ import math
 import sys
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -68,9 +69,12 @@ class TrialRejected(Exception):
 
 class StopSignal:
     """Where a worker's SIGTERM lands. `request` (called by the signal handler) raises
-    `Interrupted` when the worker is inside a trial's own code (`in_trial`), which unwinds the
-    trial and stops its dev chain; elsewhere it only notes the signal, and the worker stops at
-    the next trial boundary (`Objective` and `run_worker` look at `requested`)."""
+    `Interrupted` only while the worker runs a trial's backtest (`interruptible`), which unwinds
+    the trial and stops its dev chain. Anywhere else, and in `shielded` sections inside it (the
+    study's storage: an exception raised inside SQLAlchemy could leave a connection holding the
+    SQLite write lock, and every worker's next write would wait on it), the signal is only
+    noted and raised as soon as the section ends; `Objective` and `run_worker` also look at
+    `requested` at every trial boundary."""
 
     def __init__(self) -> None:
         self.in_trial = False
@@ -81,6 +85,33 @@ class StopSignal:
         if self.in_trial:
             self.in_trial = False
             raise Interrupted(signum)
+
+    def check(self) -> None:
+        """Raise `Interrupted` if a signal was noted."""
+        if self.requested is not None:
+            raise Interrupted(self.requested)
+
+    @contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """A section a signal may unwind at once (a trial's backtest)."""
+        self.check()
+        self.in_trial = True
+        try:
+            yield
+        finally:
+            self.in_trial = False
+        self.check()
+
+    @contextmanager
+    def shielded(self) -> Iterator[None]:
+        """A section a signal must not cut short (storage calls): it waits for its end."""
+        was, self.in_trial = self.in_trial, False
+        try:
+            yield
+        finally:
+            self.in_trial = was
+        if was:
+            self.check()
 
 
 @dataclass(frozen=True)
@@ -192,13 +223,8 @@ class Objective:
 
     def __call__(self, trial: Trial) -> float:
         try:
-            if self.stop.requested is not None:  # signalled while Optuna made this trial
-                raise Interrupted(self.stop.requested)
-            self.stop.in_trial = True
-            try:
-                return self._run(trial)
-            finally:
-                self.stop.in_trial = False
+            self.stop.check()  # signalled while Optuna made this trial
+            return self._run(trial)
         except KeyboardInterrupt as exc:  # SIGINT/SIGTERM: abandon the trial, end the worker
             self.interrupted = exc
             trial.study.stop()
@@ -225,7 +251,8 @@ class Objective:
             plan.every_steps, lambda done, so_far: self._report(trial, done, so_far)
         )
         try:
-            result = run_backtest(scenario, checkpoint=checkpoint)
+            with self.stop.interruptible():
+                result = run_backtest(scenario, checkpoint=checkpoint)
         except optuna.TrialPruned:
             self._line(trial, f"pruned at step {trial.user_attrs.get('pruned_at_step')}")
             raise
@@ -245,9 +272,12 @@ class Objective:
         value = metric_value(report_of(so_far, self.plan.bot), self.plan.spec.metric)
         if value is None:
             return
-        trial.report(float(value), done)
-        if trial.should_prune():
-            trial.set_user_attr("pruned_at_step", done)
+        with self.stop.shielded():
+            trial.report(float(value), done)
+            prune = trial.should_prune()
+            if prune:
+                trial.set_user_attr("pruned_at_step", done)
+        if prune:
             raise optuna.TrialPruned(f"at step {done}")
 
     def _reject(self, trial: Trial, reason: str) -> float:
