@@ -31,7 +31,13 @@ from bots.service.loop import EXIT_OFFERS_LEFT, BotProcess, Service
 from bots.service.metrics import BotMetrics
 from bots.service.shutdown import cancel_all
 from bots.service.signals import StartupInterrupted, StopSignal
-from bots.service.state import AccountInUse, KillSwitchFile, account_lock, state_dir
+from bots.service.state import (
+    AccountInUse,
+    KillSwitchFile,
+    account_lock,
+    journal_lock,
+    state_dir,
+)
 from bots.tick.executor import Execution
 from bots.tick.pnl import KillSwitchTripped
 from bots.tick.reconcile import Plan
@@ -396,3 +402,21 @@ def test_a_signal_during_start_up_interrupts_it_and_later_only_sets_the_stop_eve
         signal.raise_signal(signal.SIGTERM)
         assert again.event.is_set()  # no exception: the loop finishes its tick, then stops
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_one_journal_by_two_names_is_one_lock(tmp_path: Path) -> None:
+    """A symlinked folder or a `..` in the path names the same journal: the second bot is
+    refused all the same."""
+    (tmp_path / "state").mkdir()
+    (tmp_path / "alias").symlink_to(tmp_path / "state")
+    first = journal_lock(tmp_path / "state" / "journal.jsonl").acquire()
+    try:
+        for other in (
+            tmp_path / "alias" / "journal.jsonl",
+            tmp_path / "state" / ".." / "state" / "journal.jsonl",
+        ):
+            with pytest.raises(AccountInUse, match="one journal per bot"):
+                journal_lock(other).acquire()
+    finally:
+        first.release()
+    journal_lock(tmp_path / "alias" / "journal.jsonl").acquire().release()

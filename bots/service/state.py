@@ -106,8 +106,10 @@ def account_lock(directory: Path, address: str) -> ExclusiveLock:
 
 def journal_lock(journal: Path) -> ExclusiveLock:
     """The lock of one journal file: `<journal>.lock` beside it (the journal itself is replaced
-    when it is rewritten, so a lock on its own inode would not last). Two bots of different
-    accounts on one journal would drop each other's entries on a rewrite."""
+    when it is rewritten, so a lock on its own inode would not last), after symlinks and `..`
+    are resolved. Two bots of different accounts on one journal would drop each other's
+    entries on a rewrite."""
+    journal = journal.resolve()  # one file by two names (a symlink, `..`): one lock
     return ExclusiveLock(
         journal.with_name(f"{journal.name}.lock"),
         f"another otcmm process (pid {{pid}}) already writes the journal {journal} "
