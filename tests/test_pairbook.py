@@ -69,8 +69,8 @@ def test_the_book_from_logs_matches_the_views_through_every_kind_of_event(
     bob.requote([], [(10**6, oth, 10**6, usd)])  # another pair: must not leak in
     assert followed(book, owner, alice) == views(alice, bnd, usd, owner)
 
-    bob.take(asks[0], 4 * 10**5)  # partial
-    alice.take(bids[0], 99 * 10**6)  # full: the offer is gone
+    bob.take(asks[0], 4 * 10**5, bnd, usd, 40 * 10**6)  # partial
+    alice.take(bids[0], 99 * 10**6, usd, bnd, 10**6)  # full: the offer is gone
     alice.requote([(asks[1], 2 * 10**6)], [(3 * 10**6, bnd, 300 * 10**6, usd)])
     assert followed(book, owner, alice) == views(alice, bnd, usd, owner)
 

@@ -59,7 +59,7 @@ def traded(session_world: World) -> Iterator[dict[str, Any]]:
                 Approvals(trader).ensure(token.address, FUNDS)
         start = int(w3.eth.block_number) + 1
         ids = alice.requote([], [(10**6, bnd.address, 100, usd.address)] * 2)
-        bob.take(ids[0], 10**5)
+        bob.take(ids[0], 10**5, bnd.address, usd.address, 10)  # 10**5 of 10**6 for 100
         alice.cancel(ids[1])
         yield {"w3": w3, "market": market, "alice": alice, "ids": ids, "start": start}
 
