@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
+import structlog
 from eth_abi.abi import decode
 from eth_abi.exceptions import DecodingError, InsufficientDataBytes
 from web3 import Web3
@@ -33,6 +34,8 @@ from bots.market.events import (
     SwitchEvent,
 )
 from strategies.api import LiveOffer as Offer
+
+log = structlog.get_logger("otcmm.market")
 
 Block = BlockIdentifier
 PAGE_SIZE = 200  # offers per eth_call: ~11 words each, well inside any node's call gas cap
@@ -98,7 +101,7 @@ class MarketReader:
     def pair_offers(self, pay_token: str, buy_token: str, block: Block = "latest") -> list[Offer]:
         """All active offers selling `pay_token` for `buy_token`, in id order."""
         args = (checksum(pay_token), checksum(buy_token))
-        return list(self._pages("getPairOffers", args, block))
+        return in_pair(self._pages("getPairOffers", args, block), *args)
 
     def owner_offers(self, owner: str, block: Block = "latest") -> list[Offer]:
         """All active offers of `owner`, in id order."""
@@ -196,7 +199,7 @@ class MarketReader:
             offers = [offer_from_view(view) for view in page]
             if cursor:
                 offers += self._pages("getPairOffers", (pay, buy), block, start=int(cursor))
-            sides.append(offers)
+            sides.append(in_pair(offers, pay, buy))
         balances, native_wei, mined = self._account_answers(results, base, quote, types)
         suggestion = int(next(results), 16) if fee_method is not None else None
         return PairView(sides[0], sides[1], balances, native_wei, mined, suggestion, extras)
@@ -323,6 +326,25 @@ class MarketReader:
         if self._raw_logs is None:
             self._raw_logs = RawLogDecoder([dict(item) for item in self.contract.abi])
         return self._raw_logs
+
+
+def in_pair(offers: Iterable[Offer], pay_token: str, buy_token: str) -> list[Offer]:
+    """The offers that sell `pay_token` for `buy_token` (checksummed); any other is dropped
+    with a warning. The contract never pages another pair's offers, so one here is a node's
+    lie: a taker bounded by such an offer's own tokens would buy what it did not ask for."""
+    kept: list[Offer] = []
+    dropped: list[Offer] = []
+    for offer in offers:
+        same = offer.pay_token == pay_token and offer.buy_token == buy_token
+        (kept if same else dropped).append(offer)
+    if dropped:
+        log.warning(
+            "the node answered offers of another pair: dropped (is it to be trusted?)",
+            asked=f"{pay_token}/{buy_token}",
+            offers=[o.id for o in dropped[:5]],
+            count=len(dropped),
+        )
+    return kept
 
 
 def escrowed(offers: Iterable[Offer]) -> dict[str, int]:
