@@ -87,7 +87,9 @@ def test_a_killed_optimisation_takes_its_workers_and_their_chains_along(
     none_left(run.token)
 
 
-@pytest.mark.parametrize(("how", "code"), [("ctrl-c", 130), ("SIGTERM", 143)])
+@pytest.mark.parametrize(
+    ("how", "code"), [("ctrl-c", 130), ("SIGTERM", 143), ("SIGTERM to the group", 143)]
+)
 def test_a_stopped_optimisation_stops_its_workers_reports_and_continues_on_rerun(
     runs: list[Run], tmp_path: Path, how: str, code: int
 ) -> None:
@@ -100,12 +102,14 @@ def test_a_stopped_optimisation_stops_its_workers_reports_and_continues_on_rerun
 
     if how == "ctrl-c":
         os.killpg(run.process.pid, signal.SIGINT)
-    else:
+    elif how == "SIGTERM":
         run.process.send_signal(signal.SIGTERM)
+    else:  # systemd, `kill -- -PGID`: each worker gets it, and then the parent's SIGTERM too
+        os.killpg(run.process.pid, signal.SIGTERM)
     assert run.process.wait(timeout=240) == code
     none_left(run.token)
     stderr = run.stderr.text()
-    name = "SIGINT" if how == "ctrl-c" else how
+    name = "SIGINT" if how == "ctrl-c" else "SIGTERM"
     assert stderr.splitlines()[-1] == f"otcmm: stopped by {name}", stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
     assert "[W " not in stderr, stderr  # no Optuna warning

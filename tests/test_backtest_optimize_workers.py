@@ -17,7 +17,7 @@ import pytest
 from optuna.trial import TrialState
 
 from bots.backtest.optimize import Plan, StopSignal, check_spec, clear_stale, counted, run_worker
-from bots.backtest.optreport import INTERRUPTED_ATTR
+from bots.backtest.optreport import INTERRUPTED_ATTR, lost
 from bots.backtest.scenario import load_scenario
 from bots.backtest.studies import open_study, scenario_identity
 from bots.errors import Interrupted
@@ -97,12 +97,41 @@ def test_a_signal_noted_outside_a_trial_stops_the_worker_at_the_next_one(
     assert counted(study_of(plan)) == 0
 
 
-def test_a_signal_inside_a_trial_unwinds_it() -> None:
+def test_a_signal_inside_the_backtest_unwinds_it_and_a_swallowed_one_comes_back() -> None:
+    """Python swallows an exception raised in a finaliser ("Exception ignored in ..."): the
+    signal is raised again at the section's next check (a checkpoint's storage call)."""
     stop = StopSignal()
-    stop.in_trial = True
-    with pytest.raises(Interrupted):
+    with pytest.raises(Interrupted), stop.interruptible():
         stop.request(signal.SIGTERM)
-    assert not stop.in_trial  # a second signal while unwinding is not raised into the unwind
+    assert not stop.in_trial
+
+    stop = StopSignal()
+    steps: list[str] = []
+    with pytest.raises(Interrupted), stop.interruptible():
+        try:
+            stop.request(signal.SIGTERM)
+        except Interrupted:
+            steps.append("swallowed in a finaliser")
+        with stop.shielded():
+            steps.append("a checkpoint's storage call")
+        steps.append("the backtest went on")
+    assert steps == ["swallowed in a finaliser", "a checkpoint's storage call"]
+
+
+def test_a_lost_trial_does_not_count_and_a_rejected_one_does(tmp_path: Path) -> None:
+    """FAIL without otcmm's `error`: its worker died (stale heartbeat) or raised. It used to
+    count and make every rerun exit 1."""
+    plan = plan_for(tmp_path)
+    study = study_of(plan)
+    lost_one, rejected = study.ask(), study.ask()
+    storage = study._storage  # noqa: SLF001
+    storage.set_trial_user_attr(rejected._trial_id, "error", "invalid values: ...")  # noqa: SLF001
+    for trial in (lost_one, rejected):
+        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # noqa: SLF001
+    trials = {t.number: t for t in study.get_trials()}
+
+    assert lost(trials[lost_one.number]) and not lost(trials[rejected.number])
+    assert counted(study) == 1
 
 
 def test_a_signal_during_a_storage_call_waits_for_the_call_to_end() -> None:

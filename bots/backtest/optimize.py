@@ -44,7 +44,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from bots.backtest.analytics import analyse, metric_value, report_of
 from bots.backtest.engine import run_backtest
-from bots.backtest.optreport import INTERRUPTED_ATTR, SURPLUS_ATTR, study_trials
+from bots.backtest.optreport import INTERRUPTED_ATTR, SURPLUS_ATTR, lost, study_trials
 from bots.backtest.optspec import Categorical, FloatRange, IntRange, LogRange, OptimizeSpec
 from bots.backtest.pricepath import build_path
 from bots.backtest.results import Checkpoint, RunResult
@@ -81,9 +81,10 @@ class StopSignal:
         self.requested: int | None = None
 
     def request(self, signum: int) -> None:
+        """Note `signum`; raise `Interrupted` inside the backtest. An `Interrupted` that Python
+        swallows (raised in a finaliser) is raised again at the section's next check."""
         self.requested = signum
         if self.in_trial:
-            self.in_trial = False
             raise Interrupted(signum)
 
     def check(self) -> None:
@@ -295,12 +296,12 @@ class Objective:
 
 def _counted_before(trial: Trial) -> int:
     """Trials that count numbered below `trial` (numbers are unique and ordered across workers;
-    interrupted trials leave gaps a rerun fills)."""
-    return sum(
-        1
-        for t in study_trials(trial.study)
-        if t.number < trial.number and t.state != TrialState.WAITING
-    )
+    interrupted and lost trials leave gaps a rerun fills)."""
+    return sum(1 for t in _counting(trial.study) if t.number < trial.number)
+
+
+def _counting(study: optuna.Study) -> list[FrozenTrial]:
+    return [t for t in study_trials(study) if t.state != TrialState.WAITING and not lost(t)]
 
 
 def _metrics(agent: Any) -> dict[str, Any]:
@@ -310,9 +311,9 @@ def _metrics(agent: Any) -> dict[str, Any]:
 
 
 def counted(study: optuna.Study) -> int:
-    """Trials of the study that count: started ones in any state (queued WAITING ones and
-    surplus ones left out)."""
-    return sum(1 for t in study_trials(study) if t.state != TrialState.WAITING)
+    """Trials of the study that count: started ones in any state (queued WAITING ones,
+    surplus, interrupted and lost ones left out)."""
+    return len(_counting(study))
 
 
 def run_worker(

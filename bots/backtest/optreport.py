@@ -45,6 +45,17 @@ INTERRUPTED_ATTR = "interrupted"  # a trial abandoned by SIGINT/SIGTERM: a rerun
 MIN_TRIALS_FOR_IMPORTANCE = 4
 
 
+LOST = "lost: its worker died (or raised) before the trial finished; it does not count"
+
+
+def lost(trial: FrozenTrial) -> bool:
+    """A FAIL trial that otcmm did not reject (no `error` attribute): Optuna marked it because
+    its worker's heartbeat went stale, or its objective raised. Not a result of its values:
+    it neither counts against `trials` nor fails the command, and a rerun runs one in its place.
+    """
+    return trial.state == TrialState.FAIL and "error" not in trial.user_attrs
+
+
 def study_trials(study: optuna.Study) -> list[FrozenTrial]:
     """The trials that count, in number order (surplus and interrupted ones left out)."""
     trials = [
@@ -71,7 +82,7 @@ def write_trials_csv(study: optuna.Study, keys: Sequence[str], path: Path) -> Pa
                 **{key: trial.params.get(key, "") for key in keys},
                 **{key: _cell(metrics.get(key)) for key in METRICS},
                 "checks_ok": trial.user_attrs.get("checks_ok", ""),
-                "error": trial.user_attrs.get("error", ""),
+                "error": trial.user_attrs.get("error", LOST if lost(trial) else ""),
                 "worker": trial.user_attrs.get("worker", ""),
             }
             writer.writerow(row)

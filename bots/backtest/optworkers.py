@@ -100,7 +100,8 @@ def _outcome(worker: _Worker) -> None:
     raise OtcmmError(
         f"optimise: worker {worker.name} (pid {worker.process.pid}) ended without finishing "
         f"its trials (exit code {code}; killed?): the others are stopped; its running trial "
-        "is marked FAIL once its heartbeat is stale, and a rerun continues the study"
+        "is marked lost once its heartbeat is stale (it does not count), and a rerun "
+        "continues the study"
     )
 
 
@@ -121,11 +122,13 @@ def _stop(workers: list[_Worker]) -> None:
 
 _STOP = StopSignal()  # this worker's: where a SIGTERM lands
 _RUNNING = False  # run_worker has started and not returned
+_PARENT = 0  # the otcmm process that started this worker
 
 
 def _worker_main(plan: Plan, name: str, parent: int, results: Connection) -> None:
     """A spawned worker: dies with the parent, leaves Ctrl-C to it, stops on SIGTERM."""
-    global _RUNNING
+    global _RUNNING, _PARENT
+    _PARENT = parent
     exit_with_parent(parent, signal.SIGTERM)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -154,6 +157,10 @@ def _send(results: Connection, message: tuple[str, object]) -> None:
 
 
 def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    if not _RUNNING or _STOP.requested is not None:  # idle, or a second signal: just go
+    if not _RUNNING:  # idle: nothing to unwind
         os._exit(128 + signum)
-    _STOP.request(signum)  # raises `Interrupted` inside a trial; elsewhere noted for later
+    if _STOP.requested is not None:  # stopping already (the group's signal and the parent's)
+        if os.getppid() != _PARENT:  # the parent is gone (its death signal): nobody waits
+            os._exit(128 + signum)
+        return  # the trial is being marked; the parent's grace (then SIGKILL) bounds it
+    _STOP.request(signum)  # raises `Interrupted` inside the backtest; elsewhere noted for later

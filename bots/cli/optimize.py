@@ -182,9 +182,11 @@ def _problem(trials: list[FrozenTrial]) -> str | None:
     """Why the command exits 1 (README, "Exit codes"): a trial FAILed (a failed check included)."""
     from optuna.trial import TrialState
 
+    from bots.backtest.optreport import lost
+
     if any(t.user_attrs.get("checks_ok") is False for t in trials):
         return "a trial failed its conservation or accounting check: see trials.csv"
-    failed = [t.number for t in trials if t.state == TrialState.FAIL]
+    failed = [t.number for t in trials if t.state == TrialState.FAIL and not lost(t)]
     if failed:
         numbers = ", ".join(map(str, failed))
         return f"{len(failed)} trial(s) failed (trial {numbers}): see trials.csv"
