@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -22,8 +23,9 @@ import structlog
 import bots.atomicfile
 import bots.chain.journal
 import bots.service.loop
+from bots.chain.journal import TxJournal
 from bots.chain.waits import wait_left
-from bots.errors import ChainError, ForeignTransactionError
+from bots.errors import ChainError, ConfigError, ForeignTransactionError
 from bots.service.config import BotConfig, load_config
 from bots.service.health import HealthServer
 from bots.service.logs import configure_logging
@@ -420,3 +422,29 @@ def test_one_journal_by_two_names_is_one_lock(tmp_path: Path) -> None:
     finally:
         first.release()
     journal_lock(tmp_path / "alias" / "journal.jsonl").acquire().release()
+
+
+def test_a_journal_that_is_a_symlink_stays_one_lock_after_its_rewrite(tmp_path: Path) -> None:
+    """The rewrite replaces the file the bot writes: the bot writes the link's target, so the
+    link stays a link and a second bot on it still finds the lock (red team 5: the rewrite
+    replaced the link with a file of its own and the second bot started)."""
+    (tmp_path / "journal.jsonl").write_text("")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(tmp_path / "journal.jsonl")
+    first = journal_lock(link).acquire()
+    try:
+        journal = TxJournal(link.resolve())  # as `bots.service.process.build` opens it
+        journal.sent(0, "0x" + "ab" * 32, b"\x01", "make")
+        journal.compact()
+        assert link.is_symlink()
+        with pytest.raises(AccountInUse, match="one journal per bot"):
+            journal_lock(link).acquire()
+    finally:
+        first.release()
+
+
+def test_a_journal_with_hard_links_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "journal.jsonl").write_text("")
+    os.link(tmp_path / "journal.jsonl", tmp_path / "other.jsonl")
+    with pytest.raises(ConfigError, match="2 names"):
+        journal_lock(tmp_path / "other.jsonl")

@@ -79,7 +79,9 @@ def build(
     runtime = config.runtime
     journal = None
     if runtime.journal:
-        journal = GuardedJournal(TxJournal(runtime.journal, runtime.journal_max_bytes))
+        # resolved: the journal's rewrite replaces the file it names, so a symlink would
+        # turn into a file of its own, no longer the one the lock (`journal_lock`) guards
+        journal = GuardedJournal(TxJournal(runtime.journal.resolve(), runtime.journal_max_bytes))
     transactor = Transactor(
         w3,
         account,

@@ -4,8 +4,8 @@
 operator's slip outside Kubernetes) double the quotes and then cancel each other's forever. The
 first to start holds an exclusive `flock` on `otcmm-<address>.lock` in the state directory until
 it exits (the kernel drops it even on `kill -9`); a second is refused at start-up with the first
-one's pid. Likewise `<journal>.lock` beside the journal: two bots (of any accounts) given one
-journal file would drop each other's entries when one rewrites it.
+one's pid. Likewise `<journal>.journal-lock` beside the journal: two bots (of any accounts)
+given one journal file would drop each other's entries when one rewrites it.
 
 **The kill switch stays tripped.** When the loss limit trips, the bot records why in
 `otcmm-<address>.killed` before it pulls its quotes and exits; every later start refuses until
@@ -105,13 +105,23 @@ def account_lock(directory: Path, address: str) -> ExclusiveLock:
 
 
 def journal_lock(journal: Path) -> ExclusiveLock:
-    """The lock of one journal file: `<journal>.lock` beside it (the journal itself is replaced
-    when it is rewritten, so a lock on its own inode would not last), after symlinks and `..`
-    are resolved. Two bots of different accounts on one journal would drop each other's
-    entries on a rewrite."""
+    """The lock of one journal file: `<journal>.journal-lock` beside it (the journal itself is
+    replaced when it is rewritten, so a lock on its own inode would not last), after symlinks
+    and `..` are resolved; a journal with hard links is refused (`ConfigError`: its other
+    names would be other locks). Two bots of different accounts on one journal would drop
+    each other's entries on a rewrite."""
     journal = journal.resolve()  # one file by two names (a symlink, `..`): one lock
+    try:
+        names = journal.stat().st_nlink
+    except OSError:
+        names = 1  # not there yet (a first start), or unreadable: the journal says so itself
+    if names > 1:
+        raise ConfigError(
+            f"journal {journal} has {names} names (hard links): another bot may write it under "
+            "another name; one journal per bot (give each bot its own runtime.journal)"
+        )
     return ExclusiveLock(
-        journal.with_name(f"{journal.name}.lock"),
+        journal.with_name(f"{journal.name}.journal-lock"),
         f"another otcmm process (pid {{pid}}) already writes the journal {journal} "
         "(lock {lock}): one journal per bot (give each bot its own runtime.journal)",
     )
