@@ -121,10 +121,16 @@ class BotConfig(BaseSettings):
     base: str
     quote: str
     base_decimals: int | None = Field(
-        default=None, ge=0, le=77, description="Only for a base token without decimals()."
+        default=None,
+        ge=0,
+        le=77,
+        description="Needed for a base token without decimals(); set, it pins the decimals.",
     )
     quote_decimals: int | None = Field(
-        default=None, ge=0, le=77, description="Only for a quote token without decimals()."
+        default=None,
+        ge=0,
+        le=77,
+        description="Needed for a quote token without decimals(); set, it pins the decimals.",
     )
     fleet: tuple[str, ...] = ()
     tick_interval_s: float = Field(default=5.0, gt=0, le=86_400, allow_inf_nan=False)
