@@ -8,14 +8,18 @@ boundary without a trial left RUNNING; a trial whose worker died before its firs
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
+import threading
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import optuna
 import pytest
 from optuna.trial import TrialState
 
+from bots.backtest import optworkers
 from bots.backtest.optimize import Plan, StopSignal, check_spec, clear_stale, counted, run_worker
 from bots.backtest.optreport import INTERRUPTED_ATTR, lost
 from bots.backtest.scenario import load_scenario
@@ -154,3 +158,29 @@ def test_outside_the_backtest_a_signal_is_only_noted() -> None:
     stop.request(signal.SIGTERM)  # Optuna's bookkeeping between trials: nothing raised here
     with pytest.raises(Interrupted), stop.interruptible():  # the next trial does not start
         pytest.fail("a trial started after the signal")
+
+
+def _send_a_large_result(results: Connection) -> None:
+    results.send(("ok", "x" * 300_000))  # far beyond a pipe's 64 KiB buffer
+    results.close()
+
+
+def test_a_result_larger_than_the_pipe_buffer_does_not_hang_the_parent() -> None:
+    """The parent used to read a worker's message only after the worker exited, while the
+    worker could not exit before its message was read."""
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(target=_send_a_large_result, args=(send,))
+    process.start()
+    send.close()
+    worker = optworkers._Worker("0.0", process, receive)  # noqa: SLF001
+    waiter = threading.Thread(target=optworkers._await, args=([worker],))  # noqa: SLF001
+    waiter.start()
+    waiter.join(timeout=60)
+    try:
+        assert not waiter.is_alive(), "the parent waits for ever"
+        assert worker.message is not None and worker.message[0] == "ok"
+    finally:
+        process.kill()
+        process.join()
+        waiter.join(timeout=5)

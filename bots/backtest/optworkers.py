@@ -42,6 +42,7 @@ class _Worker:
     name: str
     process: BaseProcess
     results: Connection
+    message: tuple[str, object] | None = None  # what it sent, read as soon as it was sent
 
 
 def run_workers(plan: Plan, jobs: int, worker_index: int) -> None:
@@ -73,26 +74,43 @@ def run_workers(plan: Plan, jobs: int, worker_index: int) -> None:
 
 
 def _await(workers: list[_Worker]) -> None:
+    """Until every worker has ended: its message is read as soon as it is sent (a message
+    larger than the pipe's buffer would otherwise keep its sender from ever exiting), its end
+    judged once its process is gone."""
     pending = list(workers)
     while pending:
-        ready = multiprocessing.connection.wait([w.process.sentinel for w in pending])
+        listening = [w.results for w in pending if w.message is None and not w.results.closed]
+        ready = multiprocessing.connection.wait(
+            [*listening, *(w.process.sentinel for w in pending)]
+        )
+        for worker in pending:
+            if worker.results in ready:
+                _receive(worker)
         for worker in [w for w in pending if w.process.sentinel in ready]:
             pending.remove(worker)
             worker.process.join()
+            if worker.message is None:
+                _receive(worker)
             _outcome(worker)
+
+
+def _receive(worker: _Worker) -> None:
+    try:
+        if worker.results.poll():
+            worker.message = worker.results.recv()
+            return
+    except (EOFError, OSError):
+        pass
+    except Exception as exc:  # noqa: BLE001 - sent, but it does not unpickle here
+        error = OtcmmError(f"optimise: worker {worker.name} failed: {exc}")
+        worker.message = ("error", error)
+        return
+    worker.results.close()  # closed by a worker that died: nothing more will come
 
 
 def _outcome(worker: _Worker) -> None:
     """Raise what a worker's end means, unless it finished its share."""
-    message: tuple[str, object] | None = None
-    try:
-        if worker.results.poll():
-            message = worker.results.recv()
-    except (EOFError, OSError):
-        message = None
-    except Exception as exc:  # noqa: BLE001 - sent, but it does not unpickle here
-        message = ("error", OtcmmError(f"optimise: worker {worker.name} failed: {exc}"))
-    code = worker.process.exitcode
+    message, code = worker.message, worker.process.exitcode
     if message is not None and message[0] == "ok" and code == 0:
         return
     if message is not None and message[0] == "error" and isinstance(message[1], BaseException):
@@ -117,7 +135,8 @@ def _stop(workers: list[_Worker]) -> None:
             worker.process.kill()
             worker.process.join()
     for worker in workers:
-        worker.results.close()
+        if not worker.results.closed:
+            worker.results.close()
 
 
 _STOP = StopSignal()  # this worker's: where a SIGTERM lands
