@@ -25,9 +25,15 @@ from bots.backtest.optreport import INTERRUPTED_ATTR, lost
 from bots.backtest.scenario import load_scenario
 from bots.backtest.studies import open_study, scenario_identity
 from bots.errors import Interrupted
-from tests.procs import marked, none_left
+from tests.procs import marked, none_left, poll
 from tests.test_backtest_optimize import SCENARIO, write
-from tests.test_backtest_optimize_stop import Run, runs, two_trials_running  # noqa: F401
+from tests.test_backtest_optimize_stop import (  # noqa: F401 - runs: the fixture
+    MANY,
+    Run,
+    command,
+    runs,
+    two_trials_running,
+)
 
 
 def plan_for(tmp_path: Path, text: str = SCENARIO) -> Plan:
@@ -101,25 +107,33 @@ def test_a_signal_noted_outside_a_trial_stops_the_worker_at_the_next_one(
     assert counted(study_of(plan)) == 0
 
 
-def test_a_signal_inside_the_backtest_unwinds_it_and_a_swallowed_one_comes_back() -> None:
-    """Python swallows an exception raised in a finaliser ("Exception ignored in ..."): the
-    signal is raised again at the section's next check (a checkpoint's storage call)."""
-    stop = StopSignal()
-    with pytest.raises(Interrupted), stop.interruptible():
-        stop.request(signal.SIGTERM)
-    assert not stop.in_trial
+class StopAfterThreeSteps(StopSignal):
+    """The SIGTERM arrives while step 3 of the trial's backtest runs."""
 
-    stop = StopSignal()
-    steps: list[str] = []
-    with pytest.raises(Interrupted), stop.interruptible():
-        try:
-            stop.request(signal.SIGTERM)
-        except Interrupted:
-            steps.append("swallowed in a finaliser")
-        with stop.shielded():
-            steps.append("a checkpoint's storage call")
-        steps.append("the backtest went on")
-    assert steps == ["swallowed in a finaliser", "a checkpoint's storage call"]
+    def __init__(self) -> None:
+        super().__init__()
+        self.checks = 0
+
+    def check(self) -> None:
+        self.checks += 1
+        if self.checks == 4:  # the trial's own check, then one before each step
+            self.request(signal.SIGTERM)
+        super().check()
+
+
+def test_a_signal_during_the_backtest_stops_the_trial_before_its_next_step(
+    tmp_path: Path,
+) -> None:
+    """The handler only notes the signal (an exception raised from it inside SQLAlchemy could
+    leave SQLite's write lock held; inside a finaliser Python swallows it): the backtest acts
+    on it before its next step, its chain is stopped and the trial marked interrupted."""
+    plan = plan_for(tmp_path)
+    stop = StopAfterThreeSteps()
+    with pytest.raises(Interrupted):
+        run_worker(plan, "0.0", stop=stop)
+    (trial,) = study_of(plan).get_trials()
+    assert trial.state == TrialState.PRUNED and trial.user_attrs[INTERRUPTED_ATTR] is True
+    assert stop.checks == 4 and trial.value is None  # 10 steps: it did not run to its end
 
 
 def test_a_lost_trial_does_not_count_and_a_rejected_one_does(tmp_path: Path) -> None:
@@ -136,28 +150,6 @@ def test_a_lost_trial_does_not_count_and_a_rejected_one_does(tmp_path: Path) -> 
 
     assert lost(trials[lost_one.number]) and not lost(trials[rejected.number])
     assert counted(study) == 1
-
-
-def test_a_signal_during_a_storage_call_waits_for_the_call_to_end() -> None:
-    """An exception raised inside SQLAlchemy could leave a connection holding SQLite's write
-    lock (every worker's next write then waits on it, and the stopped trials stay RUNNING): a
-    signal inside a `shielded` section is raised when the section ends, not in it."""
-    stop = StopSignal()
-    steps: list[str] = []
-    with pytest.raises(Interrupted), stop.interruptible():
-        with stop.shielded():
-            stop.request(signal.SIGTERM)  # the handler, in the middle of a storage call
-            steps.append("the storage call finished")
-        steps.append("the backtest went on")
-    assert steps == ["the storage call finished"]
-    assert not stop.in_trial
-
-
-def test_outside_the_backtest_a_signal_is_only_noted() -> None:
-    stop = StopSignal()
-    stop.request(signal.SIGTERM)  # Optuna's bookkeeping between trials: nothing raised here
-    with pytest.raises(Interrupted), stop.interruptible():  # the next trial does not start
-        pytest.fail("a trial started after the signal")
 
 
 def _send_a_large_result(results: Connection) -> None:
@@ -184,3 +176,28 @@ def test_a_result_larger_than_the_pipe_buffer_does_not_hang_the_parent() -> None
         process.kill()
         process.join()
         waiter.join(timeout=5)
+
+
+@pytest.mark.chain
+def test_one_worker_in_the_command_itself_stops_the_same_way(
+    runs: list[Run],  # noqa: F811 - the fixture
+    tmp_path: Path,
+) -> None:
+    """`--jobs 1` runs the trials in otcmm's own process: the signal is noted there too and
+    the trial stops before its next step (not inside a storage call)."""
+    config = tmp_path / "opt.toml"
+    config.write_text(MANY, encoding="utf-8")
+    argv = command(config, tmp_path / "out", tmp_path / "study.db")
+    argv[argv.index("--jobs") + 1] = "1"
+    run = Run(argv)
+    runs.append(run)
+    poll(lambda: run.anvils() == 1, "a running trial", timeout_s=240)
+
+    run.process.send_signal(signal.SIGTERM)
+    assert run.process.wait(timeout=240) == 143
+    none_left(run.token)
+    stderr = run.stderr.text()
+    assert stderr.splitlines()[-1] == "otcmm: stopped by SIGTERM", stderr
+    assert "abandoned (interrupted)" in stderr and "Traceback" not in stderr, stderr
+    study = optuna.load_study(study_name="opt", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    assert TrialState.RUNNING not in {t.state for t in study.get_trials()}

@@ -19,9 +19,9 @@ whose run fails its conservation or accounting check is marked FAIL with the rea
 (its dev chain stopped, the trial marked PRUNED with the `interrupted` attribute and left out
 of the report and of the count, so a rerun runs a fresh trial in its place) and the worker ends.
 `--jobs` workers (`bots.backtest.optworkers`) stop like this on the SIGTERM the parent sends
-them: a signal inside a trial unwinds it at once; one that lands in Optuna's own bookkeeping
-(creating a trial, storing its value) is noted (`StopSignal`) and the worker stops at the next
-trial boundary, so no trial is left RUNNING by a signal. A trial left RUNNING by a worker that
+them: the signal is noted (`StopSignal`) and acted on before the backtest's next step or at the
+next trial boundary, never inside Optuna's storage calls, so no trial is left RUNNING by a
+signal. A trial left RUNNING by a worker that
 died anyway is cleared by `clear_stale`.
 """
 
@@ -31,8 +31,7 @@ import math
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -68,51 +67,23 @@ class TrialRejected(Exception):
 
 
 class StopSignal:
-    """Where a worker's SIGTERM lands. `request` (called by the signal handler) raises
-    `Interrupted` only while the worker runs a trial's backtest (`interruptible`), which unwinds
-    the trial and stops its dev chain. Anywhere else, and in `shielded` sections inside it (the
-    study's storage: an exception raised inside SQLAlchemy could leave a connection holding the
-    SQLite write lock, and every worker's next write would wait on it), the signal is only
-    noted and raised as soon as the section ends; `Objective` and `run_worker` also look at
-    `requested` at every trial boundary."""
+    """Where a worker's SIGTERM lands: `request` (the signal handler) only notes it, and the
+    worker acts on it where that is safe: before every step of a trial's backtest (the trial
+    is abandoned there, its dev chain stopped: within one step, or the chain's start-up) and at
+    every trial boundary. No exception is ever raised from the handler itself: one raised inside
+    SQLAlchemy could leave SQLite's write lock held (every worker's next write then waited on
+    it), and one raised inside a finaliser is swallowed by Python."""
 
     def __init__(self) -> None:
-        self.in_trial = False
         self.requested: int | None = None
 
     def request(self, signum: int) -> None:
-        """Note `signum`; raise `Interrupted` inside the backtest. An `Interrupted` that Python
-        swallows (raised in a finaliser) is raised again at the section's next check."""
         self.requested = signum
-        if self.in_trial:
-            raise Interrupted(signum)
 
     def check(self) -> None:
         """Raise `Interrupted` if a signal was noted."""
         if self.requested is not None:
             raise Interrupted(self.requested)
-
-    @contextmanager
-    def interruptible(self) -> Iterator[None]:
-        """A section a signal may unwind at once (a trial's backtest)."""
-        self.check()
-        self.in_trial = True
-        try:
-            yield
-        finally:
-            self.in_trial = False
-        self.check()
-
-    @contextmanager
-    def shielded(self) -> Iterator[None]:
-        """A section a signal must not cut short (storage calls): it waits for its end."""
-        was, self.in_trial = self.in_trial, False
-        try:
-            yield
-        finally:
-            self.in_trial = was
-        if was:
-            self.check()
 
 
 @dataclass(frozen=True)
@@ -252,8 +223,9 @@ class Objective:
             plan.every_steps, lambda done, so_far: self._report(trial, done, so_far)
         )
         try:
-            with self.stop.interruptible():
-                result = run_backtest(scenario, checkpoint=checkpoint)
+            result = run_backtest(
+                scenario, checkpoint=checkpoint, progress=lambda *_: self.stop.check()
+            )
         except optuna.TrialPruned:
             self._line(trial, f"pruned at step {trial.user_attrs.get('pruned_at_step')}")
             raise
@@ -273,12 +245,9 @@ class Objective:
         value = metric_value(report_of(so_far, self.plan.bot), self.plan.spec.metric)
         if value is None:
             return
-        with self.stop.shielded():
-            trial.report(float(value), done)
-            prune = trial.should_prune()
-            if prune:
-                trial.set_user_attr("pruned_at_step", done)
-        if prune:
+        trial.report(float(value), done)
+        if trial.should_prune():
+            trial.set_user_attr("pruned_at_step", done)
             raise optuna.TrialPruned(f"at step {done}")
 
     def _reject(self, trial: Trial, reason: str) -> float:

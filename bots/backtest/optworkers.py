@@ -52,7 +52,7 @@ def run_workers(plan: Plan, jobs: int, worker_index: int) -> None:
     Raises the first worker's error, `OtcmmError` for a worker that died, and lets an
     interruption of this process through; in every case no worker is left running."""
     if jobs <= 1:
-        run_worker(plan, f"{worker_index}.0")
+        _run_here(plan, f"{worker_index}.0")
         return
     context = multiprocessing.get_context("spawn")
     workers: list[_Worker] = []
@@ -71,6 +71,25 @@ def run_workers(plan: Plan, jobs: int, worker_index: int) -> None:
         _await(workers)
     finally:
         _stop(workers)
+
+
+def _run_here(plan: Plan, name: str) -> None:
+    """One worker in this process: SIGINT, SIGTERM and SIGHUP are noted and acted on at the
+    trial's next step (`StopSignal`), as in a spawned worker; a second one stops at once."""
+    stop = StopSignal()
+
+    def note(signum: int, _frame: FrameType | None) -> None:
+        if stop.requested is not None:
+            raise Interrupted(signum)
+        stop.request(signum)
+
+    kinds = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {kind: signal.signal(kind, note) for kind in kinds}
+    try:
+        run_worker(plan, name, stop=stop)
+    finally:
+        for kind, handler in before.items():
+            signal.signal(kind, handler)
 
 
 def _await(workers: list[_Worker]) -> None:
@@ -145,7 +164,8 @@ _PARENT = 0  # the otcmm process that started this worker
 
 
 def _worker_main(plan: Plan, name: str, parent: int, results: Connection) -> None:
-    """A spawned worker: dies with the parent, leaves Ctrl-C to it, stops on SIGTERM."""
+    """A spawned worker: dies with the parent, leaves Ctrl-C to it, stops on SIGTERM (noted by
+    the handler, acted on by the worker at its next step: `StopSignal`)."""
     global _RUNNING, _PARENT
     _PARENT = parent
     exit_with_parent(parent, signal.SIGTERM)
@@ -182,4 +202,4 @@ def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
         if os.getppid() != _PARENT:  # the parent is gone (its death signal): nobody waits
             os._exit(128 + signum)
         return  # the trial is being marked; the parent's grace (then SIGKILL) bounds it
-    _STOP.request(signum)  # raises `Interrupted` inside the backtest; elsewhere noted for later
+    _STOP.request(signum)  # noted: the trial stops before its next step
