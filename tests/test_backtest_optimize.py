@@ -20,6 +20,7 @@ from bots.backtest.optimize import Plan, check_spec, run_worker
 from bots.backtest.scenario import load_scenario
 from bots.backtest.studies import open_study, scenario_identity
 from tests.clirun import otcmm as run_otcmm
+from tests.clirun import otcmm_env
 from tests.pgserver import PASSWORD, Postgres, postgres_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,7 +93,7 @@ def workers(config: Path, outs: list[Path], extra: list[str], env: dict[str, str
                 *extra,
             ],
             cwd=REPO,
-            env=env,
+            env=otcmm_env(env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
