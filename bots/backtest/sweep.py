@@ -4,27 +4,21 @@ Every grid point is validated before the first one runs (a typo in the last valu
 cost the whole grid). Each point runs in its own worker process with its own dev chain (anvil
 picks a free port), so points share nothing and the grid spreads over the CPU cores. Workers are
 spawned, not forked: a fork would copy the parent's threads and sockets into the child. An
-interrupted sweep keeps the rows it has (`run_sweep` yields them as points finish) and stops
-its workers and their chains; nothing it started outlives it, even a SIGKILL.
+interrupted sweep keeps the rows it has (`bots.backtest.sweeprun.run_sweep` yields them as
+points finish) and stops its workers and their chains; nothing it started outlives it, even a
+SIGKILL.
 """
 
 from __future__ import annotations
 
 import csv
 import math
-import multiprocessing
-import os
-import queue
 import re
-import signal
-import sys
-import threading
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
-from types import FrameType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from bots.atomicfile import replaced
 from bots.backtest.analytics import AgentReport, analyse, metric_value
@@ -33,8 +27,7 @@ from bots.backtest.heatmap import short
 from bots.backtest.metrics import METRICS
 from bots.backtest.report import write_report
 from bots.backtest.scenario import Scalar, Scenario, scenario_from_raw
-from bots.devtools.lifetime import exit_with_parent
-from bots.errors import ConfigError, OtcmmError
+from bots.errors import ConfigError
 from bots.numbers import count
 
 ROW_METRICS = METRICS
@@ -42,12 +35,6 @@ MAX_GRID_POINTS = 256  # each point is a full backtest on its own dev chain
 TABLE_METRICS = ("pnl_net", "pnl_spread", "pnl_inventory", "fills", "quote_uptime", "sharpe")
 
 Row = dict[str, Any]
-if TYPE_CHECKING:  # not subscriptable at run time
-    import multiprocessing.queues
-    from multiprocessing.pool import IMapIterator
-
-    Events = multiprocessing.queues.Queue[tuple[int, int, int, object]]
-    # (point, steps done or -1 when done, steps in total, net P&L when done)
 
 
 @dataclass(frozen=True)
@@ -106,102 +93,8 @@ def build_grid(
     return points
 
 
-def run_sweep(
-    points: Sequence[GridPoint],
-    out: Path,
-    *,
-    jobs: int,
-    plots: bool,
-    log_level: str,
-    stream: TextIO | None = None,
-) -> Generator[Row, None, None]:
-    """Run every point (in up to `jobs` worker processes), yielding rows as points finish.
-
-    Progress goes to `stream` (stderr) per point: a line when it starts, at each quarter of its
-    steps, and when it is done (with its net P&L). Close the iterator (`contextlib.closing`)
-    when stopping early: an interruption (`KeyboardInterrupt`, which the CLI raises for SIGINT,
-    SIGTERM and SIGHUP too) or a failed point terminates the workers, which stop their dev
-    chains, and the rows yielded so far stand. Workers ignore SIGINT (a terminal's Ctrl-C
-    reaches the whole process group: the parent decides) and die with the parent if it is
-    killed (`bots.devtools.lifetime`).
-    """
-    stream = stream or sys.stderr
-    lines = PointLines(stream, len(points))
-    if jobs <= 1 or len(points) <= 1:
-        for point in points:
-            row = run_point(point, out, plots, lines.step)
-            lines.done(point, net_pnl(row))
-            yield row
-        return
-    context = multiprocessing.get_context("spawn")
-    events: Events = context.Queue()  # workers write, only this process reads: no lock to lose
-    stop = threading.Event()
-    relay = threading.Thread(target=lines.relay, args=(events, points, stop), daemon=True)
-    relay.start()
-    pool = context.Pool(
-        processes=min(jobs, len(points)),
-        initializer=_init_worker,
-        initargs=(log_level, os.getpid(), events),
-    )
-    finished = False
-    try:
-        rows = pool.imap_unordered(_run_task, [(point, out, plots) for point in points])
-        for _ in points:
-            yield _next_row(rows, lines)
-        pool.close()
-        pool.join()  # idle workers exit by themselves: no SIGTERM in their shutdown
-        finished = True
-        relay.join(timeout=30)  # the last done lines are on their way
-    finally:
-        stop.set()
-        if not finished:
-            pool.terminate()  # SIGTERM to busy workers: each stops its chain on the way out
-            pool.join()
-        relay.join(timeout=5)
-
-
-def _next_row(rows: IMapIterator[Row], lines: PointLines) -> Row:
-    """The next finished point's row; `OtcmmError` when a worker died instead (the pool would
-    replace it and wait for its point forever: a SIGKILL, the OOM killer)."""
-    while True:
-        try:
-            return rows.next(timeout=0.5)
-        except multiprocessing.TimeoutError:
-            dead = [pid for pid in lines.workers if not _alive(pid)]
-            if dead:
-                raise OtcmmError(
-                    f"sweep worker {dead[0]} died (killed?) and its grid point with it: "
-                    "stopping the sweep"
-                ) from None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 PointProgress = Callable[[GridPoint, int, int], None]
 """Called by `run_point` with (point, steps done, steps in total)."""
-
-_EVENTS: Events | None = None  # a worker's line to the parent
-WORKER_STARTED = -2  # an event's point index when it announces a worker's pid
-
-
-def _run_task(task: tuple[GridPoint, Path, bool]) -> Row:
-    row = run_point(*task, _post_progress)
-    if _EVENTS is not None:  # after its last step line: one queue keeps a worker's order
-        _EVENTS.put((task[0].index, -1, 0, net_pnl(row)))
-    return row
-
-
-def _post_progress(point: GridPoint, done: int, total: int) -> None:
-    if _EVENTS is not None:
-        _EVENTS.put((point.index, done, total, None))
 
 
 def net_pnl(row: Row) -> object:
@@ -217,7 +110,6 @@ class PointLines:
         self.total = total
         self.finished = 0
         self.quarters: dict[int, int] = {}
-        self.workers: set[int] = set()  # pids of the pool's workers, as each one started
 
     def _write(self, text: str) -> None:
         self.stream.write(text + "\n")
@@ -239,42 +131,6 @@ class PointLines:
         self._write(
             f"sweep: {self.finished}/{self.total} done ({point.label}: net P&L {_cell(net)})"
         )
-
-    def relay(self, events: Events, points: Sequence[GridPoint], stop: threading.Event) -> None:
-        """Write the workers' `events` until every point is done or `stop` is set."""
-        by_index = {point.index: point for point in points}
-        while self.finished < self.total and not stop.is_set():
-            try:
-                index, done, total, net = events.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            except (EOFError, OSError):  # a worker died mid-write: no more lines
-                return
-            if index == WORKER_STARTED:
-                self.workers.add(done)  # its pid
-            elif done < 0:
-                self.done(by_index[index], net)
-            else:
-                self.step(by_index[index], done, total)
-
-
-def _init_worker(log_level: str, parent: int, events: Events) -> None:
-    """A sweep worker: dies with the parent, leaves Ctrl-C to it, stops cleanly on SIGTERM."""
-    from bots.service.logs import configure_logging
-
-    global _EVENTS
-    _EVENTS = events
-    events.cancel_join_thread()  # a terminated worker exits without flushing progress lines
-    events.put((WORKER_STARTED, os.getpid(), 0, None))
-
-    exit_with_parent(parent, signal.SIGTERM)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    configure_logging("console", log_level)
-
-
-def _exit_on_sigterm(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)  # unwinds `with DevChain(...)`: anvil is stopped
 
 
 def run_point(

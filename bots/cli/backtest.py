@@ -163,7 +163,8 @@ def _sweep(
 ) -> int:
     from bots.backtest.outdir import prepare_out
     from bots.backtest.pricepath import build_path
-    from bots.backtest.sweep import ROW_METRICS, build_grid, run_sweep
+    from bots.backtest.sweep import ROW_METRICS, build_grid
+    from bots.backtest.sweeprun import run_sweep
 
     if args.metric not in ROW_METRICS:
         raise ConfigError(f"--metric {args.metric}: one of {', '.join(ROW_METRICS)}")
