@@ -23,7 +23,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -59,8 +60,9 @@ def run_sweep(
     if jobs <= 1 or len(points) <= 1:
         for point in points:
             row = run_point(point, out, plots, lines.step)
-            lines.done(point, net_pnl(row))
-            yield row
+            with _signals_held():
+                lines.done(point, net_pnl(row))
+                yield row
         return
     context = multiprocessing.get_context("spawn")
     workers: list[_Worker] = []
@@ -108,13 +110,28 @@ def _collect(
         )
         for worker in busy:
             if worker.pipe in ready:
-                row = _read(worker, lines)
-                if row is not None:
+                point, row = worker.point, _read(worker, lines)
+                if row is not None and point is not None:
                     finished += 1
+                    with _signals_held():
+                        lines.done(point, net_pnl(row))
+                        yield row
                     worker.give(todo)
-                    yield row
             elif worker.process.sentinel in ready and not worker.pipe.poll():
                 raise _died(worker)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP held back while a finished point's line is written and its
+    row handed over: the consumer has the row of every point reported done (a signal in
+    between lost it). A held signal is delivered when the section ends."""
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _read(worker: _Worker, lines: PointLines) -> Row | None:
@@ -132,7 +149,6 @@ def _read(worker: _Worker, lines: PointLines) -> Row | None:
         return None
     if kind == "error":
         raise payload
-    lines.done(point, net_pnl(payload))
     return dict(payload)
 
 
