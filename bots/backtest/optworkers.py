@@ -12,7 +12,7 @@ the workers' process sentinels, so it learns of every end at once:
 
 On any of these but the first, on an interruption of the parent, and always on the way out, the
 parent stops the workers still alive: SIGTERM (each abandons its running trial and stops its
-dev chain, `bots.backtest.optimize.StopSignal`), then SIGKILL after `STOP_GRACE_S` (their
+dev chain, `bots.backtest.optimize.StopSignal`), then SIGKILL after `workerproc.STOP_GRACE_S` (their
 chains die with them, `bots.devtools.lifetime`). Workers die with the parent if it is killed and
 ignore SIGINT: a terminal's Ctrl-C reaches the whole process group, and the parent decides.
 """
@@ -24,17 +24,14 @@ import multiprocessing.connection
 import os
 import signal
 import sys
-import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from bots.backtest.optimize import Plan, StopSignal, run_worker
-from bots.devtools.lifetime import exit_with_parent
+from bots.backtest.workerproc import init_worker, send_error, stop_processes
 from bots.errors import Interrupted, OtcmmError
-
-STOP_GRACE_S = 60.0  # how long a SIGTERMed worker may take to stop its chain before SIGKILL
 
 
 @dataclass
@@ -143,16 +140,7 @@ def _outcome(worker: _Worker) -> None:
 
 
 def _stop(workers: list[_Worker]) -> None:
-    alive = [w for w in workers if w.process.is_alive()]
-    for worker in alive:
-        worker.process.terminate()  # SIGTERM: abandon the trial, stop its chain
-    deadline = time.monotonic() + STOP_GRACE_S
-    for worker in alive:
-        worker.process.join(max(0.0, deadline - time.monotonic()))
-    for worker in alive:
-        if worker.process.is_alive():
-            worker.process.kill()
-            worker.process.join()
+    stop_processes([w.process for w in workers])
     for worker in workers:
         if not worker.results.closed:
             worker.results.close()
@@ -168,9 +156,7 @@ def _worker_main(plan: Plan, name: str, parent: int, results: Connection) -> Non
     the handler, acted on by the worker at its next step: `StopSignal`)."""
     global _RUNNING, _PARENT
     _PARENT = parent
-    exit_with_parent(parent, signal.SIGTERM)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    init_worker(parent, _on_sigterm)
     _RUNNING = True
     try:
         ran = run_worker(plan, name, stop=_STOP)
@@ -180,18 +166,11 @@ def _worker_main(plan: Plan, name: str, parent: int, results: Connection) -> Non
         sys.exit(128 + exc.signum)
     except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent, as is
         _RUNNING = False
-        _send(results, ("error", exc))
+        send_error(results, exc, "optimise")
+        results.close()
         sys.exit(1)
     _RUNNING = False
-    _send(results, ("ok", ran))
-
-
-def _send(results: Connection, message: tuple[str, object]) -> None:
-    try:
-        results.send(message)
-    except Exception:  # noqa: BLE001 - an exception that does not pickle: its text then
-        error = message[1]
-        results.send(("error", OtcmmError(f"optimise: {type(error).__name__}: {error}")))
+    results.send(("ok", ran))
     results.close()
 
 

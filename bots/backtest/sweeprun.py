@@ -12,7 +12,7 @@ A worker dies with the parent if it is killed (`bots.devtools.lifetime`), ignore
 terminal's Ctrl-C reaches the whole process group: the parent decides), and on SIGTERM: exits
 at once when idle, else notes it and stops before its backtest's next step (its dev chain
 stopped on the way out), so no signal ever interrupts a write to its pipe. The parent stops the
-workers still running on any way out: SIGTERM, then SIGKILL after `STOP_GRACE_S`.
+workers still running on any way out: SIGTERM, then SIGKILL after `workerproc.STOP_GRACE_S`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ import multiprocessing.connection
 import os
 import signal
 import sys
-import time
 from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -33,10 +32,8 @@ from types import FrameType
 from typing import TextIO
 
 from bots.backtest.sweep import GridPoint, PointLines, Row, net_pnl, run_point
-from bots.devtools.lifetime import exit_with_parent
+from bots.backtest.workerproc import init_worker, send_error, stop_processes
 from bots.errors import Interrupted, OtcmmError
-
-STOP_GRACE_S = 60.0  # how long a SIGTERMed worker may take to stop its chain before SIGKILL
 
 
 def run_sweep(
@@ -90,7 +87,7 @@ class _Worker:
     process: BaseProcess
     pipe: Connection
     point: GridPoint | None = None  # the point it runs, None when idle
-    done: bool = field(default=False)
+    done: bool = False
 
     def give(self, todo: list[GridPoint]) -> None:
         """Send the next point, or the end (None) when there is none."""
@@ -164,14 +161,8 @@ def _stop(workers: list[_Worker]) -> None:
     for worker in workers:
         if worker.done:  # sent the end: it is on its way out by itself
             worker.process.join(timeout=10)
-        if worker.process.is_alive():
-            worker.process.terminate()  # SIGTERM: idle ones exit, busy ones stop their chain
-    deadline = time.monotonic() + STOP_GRACE_S
+    stop_processes([w.process for w in workers])  # idle ones exit, busy ones stop their chain
     for worker in workers:
-        worker.process.join(max(0.0, deadline - time.monotonic()))
-        if worker.process.is_alive():
-            worker.process.kill()
-            worker.process.join()
         worker.pipe.close()
 
 
@@ -184,9 +175,7 @@ def _worker_main(pipe: Connection, parent: int, out: Path, plots: bool, log_leve
     from bots.service.logs import configure_logging
 
     global _BUSY
-    exit_with_parent(parent, signal.SIGTERM)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    init_worker(parent, _on_sigterm)
     configure_logging("console", log_level)
 
     def progress(_point: GridPoint, done: int, steps: int) -> None:
@@ -201,19 +190,12 @@ def _worker_main(pipe: Connection, parent: int, out: Path, plots: bool, log_leve
         except Interrupted as exc:
             sys.exit(128 + exc.signum)
         except BaseException as exc:  # noqa: BLE001 - the parent raises it, as it is
-            _send_error(pipe, exc)
+            send_error(pipe, exc, "sweep")
             sys.exit(1)
         pipe.send(("row", row))
         _BUSY = False
         if _STOP is not None:
             sys.exit(128 + _STOP)
-
-
-def _send_error(pipe: Connection, exc: BaseException) -> None:
-    try:
-        pipe.send(("error", exc))
-    except Exception:  # noqa: BLE001 - an exception that does not pickle: its text then
-        pipe.send(("error", OtcmmError(f"sweep: {type(exc).__name__}: {exc}")))
 
 
 def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
